@@ -1,0 +1,149 @@
+// Package advisory is Vigil's shared vocabulary: the normalised advisory that
+// every stage reads and writes, whatever the format it came from.
+package advisory
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Schema is the version of the JSON messages carrying an Advisory on the bus.
+const Schema = 1
+
+// TLP is a Traffic Light Protocol marking (FIRST TLP 2.0).
+type TLP string
+
+// TLP markings, from most to least shareable.
+const (
+	TLPClear       TLP = "CLEAR"
+	TLPGreen       TLP = "GREEN"
+	TLPAmber       TLP = "AMBER"
+	TLPAmberStrict TLP = "AMBER+STRICT"
+	TLPRed         TLP = "RED"
+)
+
+// Advisory is one revision of one security advisory from one source.
+// Its identity is Source/ID; Revision tells its versions apart.
+type Advisory struct {
+	Schema     int         `json:"schema"`
+	Source     string      `json:"source"`
+	ID         string      `json:"id"`
+	Revision   string      `json:"revision"`
+	Title      string      `json:"title"`
+	URL        string      `json:"url,omitempty"`
+	Summary    string      `json:"summary,omitempty"`
+	Published  time.Time   `json:"published"`
+	Updated    time.Time   `json:"updated"`
+	TLP        TLP         `json:"tlp,omitempty"`
+	CVEs       []string    `json:"cves"`
+	Products   []Product   `json:"products"`
+	Severity   *Severity   `json:"severity,omitempty"`
+	KEV        bool        `json:"kev"`
+	References []string    `json:"references,omitempty"`
+	VendorHint string      `json:"vendor_hint,omitempty"`
+	FetchedAt  time.Time   `json:"fetched_at"`
+	Enrichment *Enrichment `json:"enrichment,omitempty"`
+}
+
+// Product is one product an advisory speaks of.
+type Product struct {
+	Vendor   string   `json:"vendor"`
+	Name     string   `json:"name"`
+	Versions []string `json:"versions,omitempty"`
+	Status   string   `json:"status,omitempty"`
+}
+
+// Severity is a CVSS score as the source gave it.
+type Severity struct {
+	CVSSVersion string  `json:"cvss_version"`
+	Score       float64 `json:"score"`
+	Vector      string  `json:"vector,omitempty"`
+}
+
+// Enrichment is what the enrich stage adds to an advisory.
+type Enrichment struct {
+	// Vendors are canonical vendor ids, each with the text that named it.
+	Vendors    []VendorRef `json:"vendors"`
+	EnrichedAt time.Time   `json:"enriched_at"`
+}
+
+// VendorRef records a canonical vendor and the spelling it was found under.
+type VendorRef struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	MatchedAs string `json:"matched_as"`
+	Field     string `json:"field"`
+}
+
+// Key is the advisory's identity across revisions: "source/id".
+func (a *Advisory) Key() string { return a.Source + "/" + a.ID }
+
+// MsgID is the JetStream de-duplication id of this revision.
+func (a *Advisory) MsgID() string { return a.Key() + "/" + a.Revision }
+
+// VendorIDs lists the canonical vendor ids found by enrich.
+func (a *Advisory) VendorIDs() []string {
+	if a.Enrichment == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(a.Enrichment.Vendors))
+	for _, v := range a.Enrichment.Vendors {
+		ids = append(ids, v.ID)
+	}
+	return ids
+}
+
+// Text is the free text of the advisory that matchers and extractors search.
+func (a *Advisory) Text() string {
+	var b strings.Builder
+	b.WriteString(a.Title)
+	b.WriteString("\n")
+	b.WriteString(a.Summary)
+	for _, p := range a.Products {
+		fmt.Fprintf(&b, "\n%s %s", p.Vendor, p.Name)
+	}
+	return b.String()
+}
+
+// ContentRevision is a revision derived from the content, for sources that
+// give none: the same content always yields the same revision.
+func ContentRevision(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return "h" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+var cveRE = regexp.MustCompile(`(?i)\bCVE-(\d{4})-(\d{4,7})\b`)
+
+// ExtractCVEs returns the distinct CVE ids in the text, upper-cased and sorted.
+func ExtractCVEs(texts ...string) []string {
+	seen := map[string]bool{}
+	for _, t := range texts {
+		for _, m := range cveRE.FindAllStringSubmatch(t, -1) {
+			seen["CVE-"+m[1]+"-"+m[2]] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for id := range seen {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// MergeCVEs returns the sorted union of the lists.
+func MergeCVEs(lists ...[]string) []string {
+	var all []string
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	return ExtractCVEs(strings.Join(all, " "))
+}
