@@ -1,0 +1,112 @@
+package match
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/vigilhealth/vigil/advisory"
+)
+
+// AlertSchema is the version of the JSON messages carrying an Alert.
+const AlertSchema = 1
+
+// Match confidences, strongest first.
+const (
+	Exact    = "exact"    // vendor, product and version range all match
+	Probable = "probable" // vendor and model number match, version in range
+	Possible = "possible" // vendor and product match; a version is unknown on one side
+)
+
+// Alert tells one tenant that one advisory affects some of its assets, and why.
+type Alert struct {
+	Schema     int          `json:"schema"`
+	ID         string       `json:"id"`
+	Tenant     string       `json:"tenant"`
+	Revision   string       `json:"revision"`
+	Priority   string       `json:"priority"`
+	Confidence string       `json:"confidence"`
+	Advisory   AdvisoryRef  `json:"advisory"`
+	Assets     []AssetMatch `json:"assets"`
+	CreatedAt  time.Time    `json:"created_at"`
+}
+
+// AdvisoryRef is what an alert carries of its advisory.
+type AdvisoryRef struct {
+	Source    string             `json:"source"`
+	ID        string             `json:"id"`
+	Revision  string             `json:"revision"`
+	Title     string             `json:"title"`
+	URL       string             `json:"url,omitempty"`
+	Summary   string             `json:"summary,omitempty"`
+	Published time.Time          `json:"published"`
+	FetchedAt time.Time          `json:"fetched_at"`
+	CVEs      []string           `json:"cves"`
+	KEV       bool               `json:"kev"`
+	Severity  *advisory.Severity `json:"severity,omitempty"`
+	TLP       advisory.TLP       `json:"tlp,omitempty"`
+}
+
+// AssetMatch is one matched asset with the reasons, as the values compared.
+type AssetMatch struct {
+	Asset      Asset    `json:"asset"`
+	Confidence string   `json:"confidence"`
+	Reasons    []string `json:"reasons"`
+}
+
+// AlertID is stable per tenant and advisory, so a new revision of the
+// advisory updates the same alert.
+func AlertID(tenant, advisoryKey string) string {
+	h := sha256.Sum256([]byte(tenant + "\x00" + advisoryKey))
+	return "A-" + hex.EncodeToString(h[:8])
+}
+
+// MsgID is the JetStream de-duplication id of this alert revision.
+func (a *Alert) MsgID() string { return a.Tenant + "/" + a.ID + "/" + a.Revision }
+
+// AssetIDs lists the matched assets' ids.
+func (a *Alert) AssetIDs() []string {
+	ids := make([]string, len(a.Assets))
+	for i, m := range a.Assets {
+		ids[i] = m.Asset.ID
+	}
+	return ids
+}
+
+// Priority turns what is known into P1 (act now) .. P4 (for the record).
+// Documented formula, the highest over the matched assets:
+//
+//	criticality  life-critical 3, high 2, medium 1, low 0
+//	zone         internet-exposed 2, clinical 1, isolated 0
+//	severity     CVSS >= 9: 2, >= 7: 1
+//	exploited    in KEV: 2
+//	confidence   exact: 1
+//
+// P1 at 7 or more, P2 at 5-6, P3 at 3-4, P4 below.
+func Priority(adv AdvisoryRef, m AssetMatch) (string, int) {
+	score := map[string]int{LifeCritical: 3, High: 2, Medium: 1}[m.Asset.Criticality]
+	score += map[string]int{ZoneInternet: 2, ZoneClinical: 1}[m.Asset.Zone]
+	if adv.Severity != nil {
+		switch {
+		case adv.Severity.Score >= 9:
+			score += 2
+		case adv.Severity.Score >= 7:
+			score++
+		}
+	}
+	if adv.KEV {
+		score += 2
+	}
+	if m.Confidence == Exact {
+		score++
+	}
+	switch {
+	case score >= 7:
+		return "P1", score
+	case score >= 5:
+		return "P2", score
+	case score >= 3:
+		return "P3", score
+	}
+	return "P4", score
+}

@@ -1,0 +1,154 @@
+package match
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/enrich"
+)
+
+// Index maps canonical vendor ids to every tenant's assets of that vendor.
+// It is immutable: a change of tenants or inventories builds a new one.
+type Index struct {
+	tenants  map[string]Tenant
+	byVendor map[string][]indexed
+	assets   int
+	// Unresolved counts assets whose vendor is not in the vendor table; they
+	// cannot match until it is.
+	Unresolved map[string][]string
+}
+
+type indexed struct {
+	tenant      string
+	asset       Asset
+	vendor      enrich.Vendor
+	vendorAlias string
+	product     string // normalised
+	model       string // normalised
+}
+
+// BuildIndex indexes the tenants' inventories (keyed by tenant id).
+func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[string][]Asset) *Index {
+	ix := &Index{tenants: map[string]Tenant{}, byVendor: map[string][]indexed{}, Unresolved: map[string][]string{}}
+	for _, t := range tenants {
+		ix.tenants[t.ID] = t
+		for _, a := range inventories[t.ID] {
+			v, alias, ok := vendors.Resolve(a.Vendor)
+			if !ok {
+				ix.Unresolved[t.ID] = append(ix.Unresolved[t.ID], a.ID)
+				continue
+			}
+			ix.byVendor[v.ID] = append(ix.byVendor[v.ID], indexed{
+				tenant: t.ID, asset: a, vendor: v, vendorAlias: alias,
+				product: stripVendor(enrich.Normalize(a.Product), v), model: enrich.Normalize(a.Model),
+			})
+			ix.assets++
+		}
+	}
+	return ix
+}
+
+// Assets is the number of indexed assets.
+func (ix *Index) Assets() int { return ix.assets }
+
+// Tenants is the number of tenants.
+func (ix *Index) Tenants() int { return len(ix.tenants) }
+
+// stripVendor removes a leading vendor name from a product ("Philips
+// IntelliVue MX40" -> "intellivue mx40").
+func stripVendor(product string, v enrich.Vendor) string {
+	for _, a := range append([]string{v.Name}, v.Aliases...) {
+		n := enrich.Normalize(a)
+		if strings.HasPrefix(product, n+" ") {
+			return strings.TrimPrefix(product, n+" ")
+		}
+	}
+	return product
+}
+
+// Match returns one alert per tenant whose assets the advisory affects.
+func (ix *Index) Match(adv *advisory.Advisory) []Alert {
+	ref := AdvisoryRef{
+		Source: adv.Source, ID: adv.ID, Revision: adv.Revision, Title: adv.Title, URL: adv.URL,
+		Summary: adv.Summary, Published: adv.Published, FetchedAt: adv.FetchedAt, CVEs: adv.CVEs,
+		KEV: adv.KEV, Severity: adv.Severity, TLP: adv.TLP,
+	}
+	text := " " + enrich.Normalize(adv.Text()) + " "
+	bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
+	byTenant := map[string][]AssetMatch{}
+	if adv.Enrichment == nil {
+		return nil
+	}
+	for _, vr := range adv.Enrichment.Vendors {
+		for _, c := range ix.byVendor[vr.ID] {
+			if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
+				continue
+			}
+			m, ok := matchAsset(c, vr, text, bound, hasBound)
+			if ok {
+				byTenant[c.tenant] = append(byTenant[c.tenant], m)
+			}
+		}
+	}
+	var alerts []Alert
+	for tenant, ms := range byTenant {
+		sort.Slice(ms, func(i, j int) bool { return ms[i].Asset.ID < ms[j].Asset.ID })
+		al := Alert{
+			Schema: AlertSchema, ID: AlertID(tenant, adv.Key()), Tenant: tenant, Revision: adv.Revision,
+			Advisory: ref, Assets: ms, Priority: "P4", Confidence: Possible,
+		}
+		best := -1
+		for _, m := range ms {
+			if p, score := Priority(ref, m); score > best {
+				best, al.Priority = score, p
+			}
+			if rank(m.Confidence) > rank(al.Confidence) {
+				al.Confidence = m.Confidence
+			}
+		}
+		alerts = append(alerts, al)
+	}
+	sort.Slice(alerts, func(i, j int) bool { return alerts[i].Tenant < alerts[j].Tenant })
+	return alerts
+}
+
+func rank(conf string) int { return map[string]int{Possible: 1, Probable: 2, Exact: 3}[conf] }
+
+func matchAsset(c indexed, vr advisory.VendorRef, text string, bound Bound, hasBound bool) (AssetMatch, bool) {
+	vendorReason := fmt.Sprintf("vendor %q = %q (%s, in advisory %s)", c.asset.Vendor, vr.MatchedAs, c.vendor.ID, vr.Field)
+	var productReason string
+	byModel := false
+	switch {
+	case c.product != "" && strings.Contains(text, " "+c.product+" "):
+		productReason = fmt.Sprintf("product %q in advisory text", c.asset.Product)
+	case len(c.model) >= 3 && strings.Contains(text, " "+c.model+" "):
+		productReason = fmt.Sprintf("model %q in advisory text", c.asset.Model)
+		byModel = true
+	default:
+		return AssetMatch{}, false
+	}
+	m := AssetMatch{Asset: c.asset, Reasons: []string{vendorReason, productReason}}
+	switch {
+	case !hasBound:
+		m.Confidence = Possible
+		m.Reasons = append(m.Reasons, "advisory states no version range: asset version not compared")
+	case c.asset.Version == "":
+		m.Confidence = Possible
+		m.Reasons = append(m.Reasons, fmt.Sprintf("asset version unknown; advisory says %q", bound.Phrase))
+	case bound.Affects(c.asset.Version):
+		op := "<"
+		if bound.Inclusive {
+			op = "<="
+		}
+		m.Confidence = Exact
+		if byModel {
+			m.Confidence = Probable
+		}
+		m.Reasons = append(m.Reasons, fmt.Sprintf("version %s %s %s (advisory: %q)", c.asset.Version, op, bound.Version, bound.Phrase))
+	default:
+		return AssetMatch{}, false // version is outside the affected range
+	}
+	return m, true
+}

@@ -1,0 +1,145 @@
+package match
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/enrich"
+)
+
+func loadInventory(t *testing.T) Inventory {
+	t.Helper()
+	f, err := os.Open("testdata/inventory.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	inv, err := ParseCSV("inventory.csv", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+func TestParseCSVReportsBadRowsAndKeepsTheRest(t *testing.T) {
+	inv := loadInventory(t)
+	if len(inv.Assets) != 4 {
+		t.Fatalf("loaded %d assets, want 4", len(inv.Assets))
+	}
+	want := []struct {
+		line  int
+		field string
+		cause error
+	}{{6, "criticality", ErrBadValue}, {7, "id", ErrRequired}, {8, "id", ErrDuplicate}}
+	if len(inv.Errors) != len(want) {
+		t.Fatalf("errors %v", inv.Errors)
+	}
+	for i, w := range want {
+		var re *RowError
+		if !errors.As(inv.Errors[i], &re) || re.Line != w.line || re.Field != w.field || !errors.Is(re, w.cause) {
+			t.Errorf("error %d = %v, want line %d field %s", i, inv.Errors[i], w.line, w.field)
+		}
+		if !strings.HasPrefix(inv.Errors[i].Error(), "inventory.csv:") {
+			t.Errorf("error does not name the file: %v", inv.Errors[i])
+		}
+	}
+	if len(inv.Warnings) != 1 || !strings.Contains(inv.Warnings[0], `"colour"`) {
+		t.Fatalf("warnings %v", inv.Warnings)
+	}
+	if inv.Assets[0].Zone != ZoneClinical || inv.Assets[0].Owner != "biomed@example-hospital.org" {
+		t.Fatalf("columns out of order misread: %+v", inv.Assets[0])
+	}
+}
+
+func TestParseCSVMissingRequiredColumn(t *testing.T) {
+	_, err := ParseCSV("x.csv", strings.NewReader("id,product\n1,pump\n"))
+	if err == nil || !strings.Contains(err.Error(), `x.csv:1: required column "vendor"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func demoIndex(t *testing.T) *Index {
+	inv := loadInventory(t)
+	tenants := []Tenant{{ID: "st-example", Name: "St Example", TLPClearance: advisory.TLPGreen}}
+	return BuildIndex(enrich.MustLoadVendors(), tenants, map[string][]Asset{"st-example": inv.Assets})
+}
+
+func enriched(title, summary string) *advisory.Advisory {
+	a := enrich.New(enrich.MustLoadVendors()).Enrich(advisory.Advisory{Source: "test", ID: title, Revision: "1", Title: title, Summary: summary})
+	return &a
+}
+
+func TestMatchExplainsVersionComparison(t *testing.T) {
+	ix := demoIndex(t)
+	alerts := ix.Match(enriched("GE HealthCare CARESCAPE B450 Patient Monitor: Improper Authentication",
+		"Affected: CARESCAPE B450 firmware versions prior to 2.1. CVE-2026-31001"))
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts", len(alerts))
+	}
+	a := alerts[0]
+	// MON-ICU-02 runs 2.1.0, the fixed version: it must not be reported.
+	if len(a.Assets) != 1 || a.Assets[0].Asset.ID != "MON-ICU-01" {
+		t.Fatalf("assets %v", a.AssetIDs())
+	}
+	reasons := strings.Join(a.Assets[0].Reasons, "; ")
+	for _, want := range []string{`vendor "GE Healthcare" = "GE HealthCare"`, `product "CARESCAPE B450"`, "version 2.0.2 < 2.1"} {
+		if !strings.Contains(reasons, want) {
+			t.Errorf("reasons %q lack %q", reasons, want)
+		}
+	}
+	if a.Confidence != Exact || a.Priority != "P2" || a.ID != AlertID("st-example", "test/"+a.Advisory.ID) {
+		t.Fatalf("alert %+v", a)
+	}
+}
+
+func TestMatchUnknownVersionIsPossible(t *testing.T) {
+	alerts := demoIndex(t).Match(enriched("Baxter Sigma Spectrum Infusion System: Cleartext Transmission", "v8 and prior"))
+	if len(alerts) != 1 || alerts[0].Assets[0].Asset.ID != "PUMP-ONC-07" || alerts[0].Confidence != Possible {
+		t.Fatalf("alerts %+v", alerts)
+	}
+	if !strings.Contains(strings.Join(alerts[0].Assets[0].Reasons, ";"), "asset version unknown") {
+		t.Fatalf("reasons %v", alerts[0].Assets[0].Reasons)
+	}
+}
+
+func TestNoAlertWithoutVendorAndProduct(t *testing.T) {
+	ix := demoIndex(t)
+	for _, adv := range []*advisory.Advisory{
+		enriched("Generic office suite update", "Monthly patch roll-up"),
+		enriched("GE HealthCare Vivid ultrasound: weak password", "Vivid T8 prior to 3.0"), // vendor only
+		enriched("Philips CARESCAPE lookalike", "CARESCAPE B450 by another vendor"),        // product only
+	} {
+		if alerts := ix.Match(adv); len(alerts) != 0 {
+			t.Errorf("%q matched: %+v", adv.Title, alerts)
+		}
+	}
+}
+
+func TestTLPClearance(t *testing.T) {
+	ix := demoIndex(t)
+	adv := enriched("GE HealthCare CARESCAPE B450", "prior to 2.1")
+	adv.TLP = advisory.TLPAmber
+	if alerts := ix.Match(adv); len(alerts) != 0 {
+		t.Fatal("TLP:AMBER advisory reached a GREEN-cleared tenant")
+	}
+}
+
+func TestTenantValidationNamesField(t *testing.T) {
+	tests := map[string]string{
+		"id: Bad Id\nname: x\n": "field id",
+		"id: h1\n":              "field name",
+		"id: h1\nname: x\ntlp_clearance: purple\n":                  "field tlp_clearance",
+		"id: h1\nname: x\nchannels:\n  email:\n    to: [nobody]\n":  "channels.email.to[0]",
+		"id: h1\nname: x\nchanels: {}\n":                            "chanels",
+		"id: h1\nname: x\nchannels:\n  slack:\n    channel: \"\"\n": "channels.slack.channel",
+	}
+	for doc, want := range tests {
+		_, err := ParseTenant("tenant.yaml", []byte(doc))
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "tenant.yaml") {
+			t.Errorf("ParseTenant(%q) err = %v, want it to name %q", doc, err, want)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package match
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/enrich"
+	"github.com/vigilhealth/vigil/internal/bus"
+)
+
+// Matcher consumes enriched advisories and publishes alerts. Its index
+// follows the tenants bucket and the inventories store: a change applies
+// without a restart.
+type Matcher struct {
+	bus     *bus.Bus
+	vendors *enrich.Vendors
+	log     *slog.Logger
+	index   atomic.Pointer[Index]
+	now     func() time.Time
+}
+
+// NewMatcher builds a matcher; Run loads the index before consuming.
+func NewMatcher(b *bus.Bus, vendors *enrich.Vendors, log *slog.Logger) *Matcher {
+	return &Matcher{bus: b, vendors: vendors, log: log, now: time.Now}
+}
+
+// Index is the index in use.
+func (m *Matcher) Index() *Index { return m.index.Load() }
+
+// Reload rebuilds the index from the bus.
+func (m *Matcher) Reload(ctx context.Context) error {
+	tenants, err := ListTenants(ctx, m.bus)
+	if err != nil {
+		return fmt.Errorf("match: load tenants: %w", err)
+	}
+	inv := map[string][]Asset{}
+	for _, t := range tenants {
+		assets, err := GetInventory(ctx, m.bus, t.ID)
+		if err != nil {
+			return fmt.Errorf("match: %w", err)
+		}
+		inv[t.ID] = assets
+	}
+	ix := BuildIndex(m.vendors, tenants, inv)
+	m.index.Store(ix)
+	for tenant, ids := range ix.Unresolved {
+		m.log.Warn("assets with an unknown vendor cannot match", "tenant", tenant, "assets", len(ids), "first", ids[0])
+	}
+	m.log.Info("match index loaded", "tenants", ix.Tenants(), "assets", ix.Assets())
+	return nil
+}
+
+// Run loads the index, follows changes and matches until ctx ends.
+func (m *Matcher) Run(ctx context.Context) error {
+	if err := m.Reload(ctx); err != nil {
+		return err
+	}
+	go m.follow(ctx)
+	spec := bus.ConsumerSpec{Stream: bus.StreamAdvisories, Durable: "match", Stage: "match", Filter: []string{bus.SubjectEnriched + ".>"}}
+	return m.bus.Consume(ctx, spec, m.handle)
+}
+
+func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
+	var adv advisory.Advisory
+	if err := json.Unmarshal(msg.Data(), &adv); err != nil {
+		return fmt.Errorf("match: decode %s: %w", msg.Subject(), err)
+	}
+	alerts := m.index.Load().Match(&adv)
+	for i := range alerts {
+		a := &alerts[i]
+		a.CreatedAt = m.now().UTC()
+		hdr := map[string]string{bus.HeaderTenant: a.Tenant, bus.HeaderSource: adv.Source}
+		if _, err := m.bus.Publish(ctx, bus.Alerts(a.Tenant), a.MsgID(), a, hdr); err != nil {
+			return bus.Retry(err, 2*time.Second)
+		}
+		m.log.Info("alert", "tenant", a.Tenant, "alert", a.ID, "priority", a.Priority,
+			"advisory", adv.Key(), "assets", len(a.Assets), "confidence", a.Confidence)
+	}
+	return nil
+}
+
+// follow rebuilds the index when a tenant or inventory changes, coalescing
+// bursts of changes.
+func (m *Matcher) follow(ctx context.Context) {
+	kw, err := m.bus.Tenants.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		m.log.Error("match: watch tenants", "err", err)
+		return
+	}
+	ow, err := m.bus.Inventories.Watch(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		m.log.Error("match: watch inventories", "err", err)
+		return
+	}
+	defer func() { _ = kw.Stop(); _ = ow.Stop() }()
+	var pending <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kw.Updates():
+		case <-ow.Updates():
+		case <-pending:
+			pending = nil
+			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("match: reload failed; keeping the previous index", "err", err)
+			}
+			continue
+		}
+		if pending == nil {
+			pending = time.After(200 * time.Millisecond)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package match
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/internal/bus"
+)
+
+// Tenant is a hospital (or a CSIRT's constituent) that receives alerts.
+type Tenant struct {
+	ID           string       `yaml:"id" json:"id"`
+	Name         string       `yaml:"name" json:"name"`
+	Country      string       `yaml:"country,omitempty" json:"country,omitempty"`
+	TLPClearance advisory.TLP `yaml:"tlp_clearance,omitempty" json:"tlp_clearance,omitempty"`
+	Channels     Channels     `yaml:"channels" json:"channels"`
+}
+
+// Channels say where a tenant's alerts go.
+type Channels struct {
+	Slack *SlackChannel `yaml:"slack,omitempty" json:"slack,omitempty"`
+	Email *EmailChannel `yaml:"email,omitempty" json:"email,omitempty"`
+}
+
+// SlackChannel is a Slack channel (name or id) the bot posts to.
+type SlackChannel struct {
+	Channel string `yaml:"channel" json:"channel"`
+}
+
+// EmailChannel lists alert recipients.
+type EmailChannel struct {
+	To []string `yaml:"to" json:"to"`
+}
+
+var tlpRank = map[advisory.TLP]int{
+	"": 0, advisory.TLPClear: 0, "WHITE": 0, advisory.TLPGreen: 1, advisory.TLPAmber: 2, advisory.TLPAmberStrict: 3, advisory.TLPRed: 4,
+}
+
+// ParseTenant reads a tenant YAML document and validates it.
+func ParseTenant(file string, data []byte) (Tenant, error) {
+	var t Tenant
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil {
+		return Tenant{}, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := t.Validate(); err != nil {
+		return Tenant{}, fmt.Errorf("%s: %w", file, err)
+	}
+	return t, nil
+}
+
+// Validate checks the tenant, naming the field at fault.
+func (t *Tenant) Validate() error {
+	if err := bus.ValidToken(t.ID); err != nil {
+		return fmt.Errorf("field id: %w", err)
+	}
+	if strings.TrimSpace(t.Name) == "" {
+		return errors.New("field name: is required")
+	}
+	t.TLPClearance = advisory.TLP(strings.ToUpper(string(t.TLPClearance)))
+	if t.TLPClearance == "" {
+		t.TLPClearance = advisory.TLPGreen
+	}
+	if _, ok := tlpRank[t.TLPClearance]; !ok {
+		return fmt.Errorf("field tlp_clearance: %q is not a TLP marking (CLEAR, GREEN, AMBER, AMBER+STRICT, RED)", t.TLPClearance)
+	}
+	if s := t.Channels.Slack; s != nil && strings.TrimSpace(s.Channel) == "" {
+		return errors.New("field channels.slack.channel: is required")
+	}
+	if e := t.Channels.Email; e != nil {
+		if len(e.To) == 0 {
+			return errors.New("field channels.email.to: needs at least one address")
+		}
+		for i, addr := range e.To {
+			if _, err := mail.ParseAddress(addr); err != nil || strings.ContainsAny(addr, "\r\n") {
+				return fmt.Errorf("field channels.email.to[%d]: %q is not an email address", i, addr)
+			}
+		}
+	}
+	return nil
+}
+
+// Cleared reports whether the tenant may receive an advisory marked tlp.
+func (t *Tenant) Cleared(tlp advisory.TLP) bool {
+	r, ok := tlpRank[advisory.TLP(strings.ToUpper(string(tlp)))]
+	if !ok {
+		return false // unknown markings are treated as the most restrictive
+	}
+	return r <= tlpRank[t.TLPClearance]
+}
+
+// PutTenant stores a tenant in the tenants bucket; running matchers and
+// notifiers pick it up.
+func PutTenant(ctx context.Context, b *bus.Bus, t Tenant) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	return bus.PutJSON(ctx, b.Tenants, t.ID, t)
+}
+
+// GetTenant reads one tenant.
+func GetTenant(ctx context.Context, b *bus.Bus, id string) (Tenant, error) {
+	var t Tenant
+	err := bus.GetJSON(ctx, b.Tenants, id, &t)
+	return t, err
+}
+
+// ListTenants reads every tenant.
+func ListTenants(ctx context.Context, b *bus.Bus) ([]Tenant, error) {
+	lister, err := b.Tenants.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Tenant
+	for k := range lister.Keys() {
+		t, err := GetTenant(ctx, b, k)
+		if errors.Is(err, bus.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", k, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// PutInventory stores a tenant's assets (replacing the previous inventory).
+func PutInventory(ctx context.Context, b *bus.Bus, tenant string, assets []Asset) error {
+	data, err := json.Marshal(assets)
+	if err != nil {
+		return err
+	}
+	_, err = b.Inventories.PutBytes(ctx, tenant, data)
+	return err
+}
+
+// GetInventory reads a tenant's assets; a tenant without one has none.
+func GetInventory(ctx context.Context, b *bus.Bus, tenant string) ([]Asset, error) {
+	data, err := b.Inventories.GetBytes(ctx, tenant)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inventory %s: %w", tenant, err)
+	}
+	var assets []Asset
+	if err := json.Unmarshal(data, &assets); err != nil {
+		return nil, fmt.Errorf("inventory %s: %w", tenant, err)
+	}
+	return assets, nil
+}
