@@ -1,0 +1,139 @@
+package notify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/match"
+)
+
+// Dispatcher consumes alerts and hands each to the tenant's channels.
+type Dispatcher struct {
+	bus       *bus.Bus
+	notifiers []Notifier
+	redact    Redactor
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewDispatcher builds a dispatcher over the given notifiers.
+func NewDispatcher(b *bus.Bus, notifiers []Notifier, redact Redactor, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{bus: b, notifiers: notifiers, redact: redact, log: log, now: time.Now}
+}
+
+// Run delivers alerts until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	spec := bus.ConsumerSpec{Stream: bus.StreamAlerts, Durable: "notify", Stage: "notify", Filter: []string{bus.SubjectAlerts + ".>"}}
+	return d.bus.Consume(ctx, spec, d.handle)
+}
+
+// DeliveryKey identifies (tenant, alert, revision, channel) in the KV bucket.
+func DeliveryKey(a *match.Alert, channel string) string {
+	h := sha256.Sum256([]byte(a.Revision))
+	return a.Tenant + "." + a.ID + "." + hex.EncodeToString(h[:8]) + "." + channel
+}
+
+func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
+	var a match.Alert
+	if err := json.Unmarshal(msg.Data(), &a); err != nil {
+		return fmt.Errorf("notify: decode %s: %w", msg.Subject(), err)
+	}
+	attempt := 1
+	if md, err := msg.Metadata(); err == nil {
+		attempt = int(md.NumDelivered)
+	}
+	log := d.log.With("tenant", a.Tenant, "alert", a.ID)
+	t, err := match.GetTenant(ctx, d.bus, a.Tenant)
+	if errors.Is(err, bus.ErrNotFound) {
+		return fmt.Errorf("notify: alert %s: tenant %q does not exist", a.ID, a.Tenant)
+	}
+	if err != nil {
+		return bus.Retry(fmt.Errorf("notify: tenant %s: %w", a.Tenant, err), 2*time.Second)
+	}
+	var retryErr, permErr error
+	var wait time.Duration
+	sent := 0
+	for _, n := range d.notifiers {
+		if !n.Configured(t) {
+			continue
+		}
+		sent++
+		key := DeliveryKey(&a, n.Channel())
+		if _, err := d.bus.Delivered.Get(ctx, key); err == nil {
+			continue // the channel confirmed this revision before a crash or retry
+		}
+		retry, err := n.Notify(ctx, t, &a)
+		err = d.redact.Error(err)
+		rec := d.record(&a, n.Channel(), attempt)
+		switch {
+		case err == nil:
+			// Recorded before the alert is acked: a redelivery will not resend.
+			if _, perr := d.bus.Delivered.Put(ctx, key, []byte(rec.At.Format(time.RFC3339Nano))); perr != nil {
+				log.Error("delivered but not recorded; a redelivery may resend", "channel", n.Channel(), "err", perr)
+			}
+			rec.Status = StatusDelivered
+			log.Info("delivered", "channel", n.Channel(), "priority", a.Priority, "latency_ms", rec.LatencyMS)
+		case retry:
+			rec.Status, rec.Error = StatusRetrying, err.Error()
+			retryErr = err
+			var ra *RetryAfterError
+			if errors.As(err, &ra) && ra.After > wait {
+				wait = ra.After
+			}
+		default:
+			rec.Status, rec.Error = StatusFailed, err.Error()
+			permErr = err
+			log.Error("delivery failed permanently", "channel", n.Channel(), "err", err)
+		}
+		d.publishRecord(ctx, rec, log)
+	}
+	if sent == 0 {
+		log.Warn("alert not delivered", "err", errNoChannel)
+	}
+	if retryErr != nil {
+		return bus.Retry(fmt.Errorf("notify: %w", retryErr), max(wait, backoff(attempt)))
+	}
+	if permErr != nil {
+		return fmt.Errorf("notify: %w", permErr)
+	}
+	return nil
+}
+
+func (d *Dispatcher) record(a *match.Alert, channel string, attempt int) Delivery {
+	now := d.now().UTC()
+	rec := Delivery{
+		Schema: DeliverySchema, Tenant: a.Tenant, AlertID: a.ID, Revision: a.Revision, Channel: channel,
+		Attempt: attempt, Priority: a.Priority, Title: a.Advisory.Title, Assets: a.AssetIDs(), At: now,
+	}
+	if !a.Advisory.FetchedAt.IsZero() {
+		rec.LatencyMS = now.Sub(a.Advisory.FetchedAt).Milliseconds()
+	}
+	return rec
+}
+
+func (d *Dispatcher) publishRecord(ctx context.Context, rec Delivery, log *slog.Logger) {
+	id := fmt.Sprintf("%s/%s/%s/%s/%d/%s", rec.Tenant, rec.AlertID, rec.Revision, rec.Channel, rec.Attempt, rec.Status)
+	if _, err := d.bus.Publish(ctx, bus.Deliveries(rec.Tenant), id, rec, map[string]string{bus.HeaderTenant: rec.Tenant}); err != nil {
+		log.Warn("delivery record not published", "err", err)
+	}
+}
+
+// backoff is exponential in the attempt with ±20% jitter, from 1s to 5min.
+func backoff(attempt int) time.Duration {
+	d := time.Second
+	for i := 1; i < attempt && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 5*time.Minute)
+	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
+}
