@@ -42,6 +42,9 @@ type ConsumerSpec struct {
 	Stage         string // names the dead-letter subject
 	Filter        []string
 	MaxAckPending int
+	// MaxDeliver overrides the bus default; -1 redelivers forever (the store
+	// waits out a ClickHouse outage rather than drop rows).
+	MaxDeliver int
 }
 
 func (b *Bus) consumer(ctx context.Context, spec ConsumerSpec) (jetstream.Consumer, error) {
@@ -51,6 +54,9 @@ func (b *Bus) consumer(ctx context.Context, spec ConsumerSpec) (jetstream.Consum
 		AckWait:       b.opts.AckWait,
 		MaxDeliver:    b.opts.MaxDeliver,
 		MaxAckPending: spec.MaxAckPending,
+	}
+	if spec.MaxDeliver != 0 {
+		cfg.MaxDeliver = spec.MaxDeliver
 	}
 	if len(spec.Filter) == 1 {
 		cfg.FilterSubject = spec.Filter[0]
