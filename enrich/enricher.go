@@ -68,7 +68,9 @@ func (e *Enricher) Run(ctx context.Context, b *bus.Bus, log *slog.Logger) error 
 			return fmt.Errorf("enrich: advisory on %s has no usable source/id (%q/%q)", m.Subject(), a.Source, a.ID)
 		}
 		out := e.Enrich(a)
-		if _, err := b.Publish(ctx, bus.Enriched(out.Source), out.MsgID(), out, map[string]string{bus.HeaderSource: out.Source}); err != nil {
+		// Raw and enriched share the ADVISORIES stream, and with it the
+		// de-duplication window: the enriched id must differ from the raw one.
+		if _, err := b.Publish(ctx, bus.Enriched(out.Source), "enriched/"+out.MsgID(), out, map[string]string{bus.HeaderSource: out.Source}); err != nil {
 			return bus.Retry(err, 2*time.Second)
 		}
 		log.Debug("enriched", "advisory", out.Key(), "vendors", out.VendorIDs(), "cves", out.CVEs)
