@@ -91,7 +91,9 @@ func (b Bound) Affects(v string) bool {
 	return c < 0 || (b.Inclusive && c == 0)
 }
 
-const verPat = `[vVrR]?\d+(?:[.\-]\w+)*`
+// verPat is a version token: digits with an optional short letter prefix
+// ("V3.1", "R2.3", "C.00.04", "L81") and dotted or dashed parts.
+const verPat = `(?:[A-Za-z]{1,2}\.?)?\d+(?:[.\-]\w+)*`
 
 var (
 	exclusiveRE = regexp.MustCompile(`(?i)\b(?:prior to|before|earlier than|older than|lower than|below)\s+(?:version\s+|firmware\s+|release\s+)?(` + verPat + `)`)

@@ -41,6 +41,9 @@ func TestParseBound(t *testing.T) {
 		{"versions < 1.8.4 Service Pack 01", "1.8.4", false, true},
 		{"up to and including 7.0", "7.0", true, true},
 		{"no version information here", "", false, false},
+		{"IntelliBridge EC40 and EC80 firmware C.00.04 and prior", "C.00.04", true, true},
+		{"Software L81 and prior is affected; L82 fixes it", "L81", true, true},
+		{"SIMATIC S7-1500 CPUs prior to V3.1.", "V3.1", false, true},
 	}
 	for _, tt := range tests {
 		b, ok := ParseBound(tt.text)

@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
 	"time"
 )
 
@@ -102,4 +105,22 @@ func (db *DB) Count(ctx context.Context, table string) (uint64, error) {
 	var n uint64
 	err := db.Conn.QueryRow(ctx, "SELECT count() FROM "+table+" FINAL").Scan(&n)
 	return n, err
+}
+
+// PrintAlerts writes alert rows as a table.
+func PrintAlerts(w io.Writer, rows []AlertRow) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CREATED (UTC)\tTENANT\tALERT\tPRIO\tCONFIDENCE\tASSETS\tCVES\tDELIVERED\tTITLE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), r.Tenant, r.AlertID,
+			r.Priority, r.Confidence, strings.Join(r.Assets, ","), strings.Join(r.CVEs, ","), strings.Join(r.Delivered, ","), clip(r.Title, 60))
+	}
+	return tw.Flush()
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }

@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vigilhealth/vigil/feeds"
+	"github.com/vigilhealth/vigil/match"
+	"github.com/vigilhealth/vigil/store"
+)
+
+func (e *env) tenant(args []string) error {
+	if len(args) == 0 {
+		return usagef("tenant: want 'apply -f FILE' or 'list'")
+	}
+	switch args[0] {
+	case "apply":
+		fs := newFlags("tenant apply")
+		file := fs.String("f", "", "tenant YAML file")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if *file == "" {
+			return usagef("tenant apply: -f FILE is required")
+		}
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return err
+		}
+		t, err := match.ParseTenant(*file, data)
+		if err != nil {
+			return err
+		}
+		b, err := e.openBus()
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		if err := match.PutTenant(e.ctx, b, t); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "tenant %s (%s) applied\n", t.ID, t.Name)
+		return nil
+	case "list":
+		b, err := e.openBus()
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		ts, err := match.ListTenants(e.ctx, b)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tTLP\tSLACK\tEMAIL")
+		for _, t := range ts {
+			slack, email := "-", "-"
+			if t.Channels.Slack != nil {
+				slack = t.Channels.Slack.Channel
+			}
+			if t.Channels.Email != nil {
+				email = fmt.Sprint(len(t.Channels.Email.To), " recipient(s)")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.TLPClearance, slack, email)
+		}
+		return tw.Flush()
+	}
+	return usagef("tenant: unknown subcommand %q", args[0])
+}
+
+func (e *env) readInventory(path string) (match.Inventory, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return match.Inventory{}, err
+	}
+	defer f.Close()
+	inv, err := match.ParseCSV(path, f)
+	if err != nil {
+		return inv, err
+	}
+	for _, w := range inv.Warnings {
+		fmt.Fprintln(e.stderr, "warning:", w)
+	}
+	for _, re := range inv.Errors {
+		fmt.Fprintln(e.stderr, "error:", re)
+	}
+	return inv, nil
+}
+
+func (e *env) inventory(args []string) error {
+	if len(args) == 0 {
+		return usagef("inventory: want 'validate FILE' or 'apply --tenant ID FILE'")
+	}
+	switch args[0] {
+	case "validate":
+		if len(args) != 2 {
+			return usagef("inventory validate: want one FILE")
+		}
+		inv, err := e.readInventory(args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: %s valid, %s rejected, %s\n", args[1], plural(len(inv.Assets), "asset"),
+			plural(len(inv.Errors), "row"), plural(len(inv.Warnings), "warning"))
+		if len(inv.Errors) > 0 {
+			return fmt.Errorf("%s has %s with errors", args[1], plural(len(inv.Errors), "row"))
+		}
+		return nil
+	case "apply":
+		fs := newFlags("inventory apply")
+		tenant := fs.String("tenant", "", "tenant id")
+		strict := fs.Bool("strict", false, "apply nothing if any row is rejected")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if *tenant == "" || fs.NArg() != 1 {
+			return usagef("inventory apply: want --tenant ID FILE")
+		}
+		inv, err := e.readInventory(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if *strict && len(inv.Errors) > 0 {
+			return fmt.Errorf("--strict: %s rejected, nothing applied", plural(len(inv.Errors), "row"))
+		}
+		b, err := e.openBus()
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		if _, err := match.GetTenant(e.ctx, b, *tenant); err != nil {
+			return fmt.Errorf("tenant %q: %w (apply it first with 'vigil tenant apply -f')", *tenant, err)
+		}
+		if err := match.PutInventory(e.ctx, b, *tenant, inv.Assets); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "tenant %s: %s applied", *tenant, plural(len(inv.Assets), "asset"))
+		if len(inv.Errors) > 0 {
+			fmt.Fprintf(e.stdout, " (%s rejected, see above)", plural(len(inv.Errors), "row"))
+		}
+		fmt.Fprintln(e.stdout)
+		return nil
+	}
+	return usagef("inventory: unknown subcommand %q", args[0])
+}
+
+func (e *env) feeds(args []string) error {
+	if len(args) == 0 || args[0] != "list" {
+		return usagef("feeds: want 'list'")
+	}
+	srcs, err := feeds.Load(e.cfg.FeedsFile)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tINTERVAL\tPUBLISHER\tLANG\tSTATE\tURL")
+	for _, s := range srcs {
+		iv := s.Interval
+		if iv == 0 {
+			iv = e.cfg.PollInterval
+		}
+		state := "enabled"
+		if s.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, iv, s.Publisher, s.Language, state, s.URL)
+	}
+	return tw.Flush()
+}
+
+func (e *env) alerts(args []string) error {
+	fs := newFlags("alerts")
+	tenant := fs.String("tenant", "", "only this tenant")
+	since := fs.Duration("since", 7*24*time.Hour, "how far back")
+	format := fs.String("format", "table", "table or json")
+	limit := fs.Int("limit", 100, "at most this many alerts")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !oneOf(*format, "table", "json") {
+		return usagef("alerts: --format must be table or json")
+	}
+	db, err := store.Open(e.ctx, e.storeConfig())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.Alerts(e.ctx, store.AlertFilter{Tenant: *tenant, Since: time.Now().Add(-*since), Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(e.stdout)
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return store.PrintAlerts(e.stdout, rows)
+}

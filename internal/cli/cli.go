@@ -1,0 +1,151 @@
+// Package cli implements vigil's subcommands.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/vigilhealth/vigil/ingest"
+	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/config"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+const usage = `vigil: early-warning security alerts for hospitals
+
+usage: vigil <command> [flags]
+
+  run [--roles=ingest,enrich,match,notify,store]   run the pipeline (default: every role)
+  demo [--once]                  self-contained demo: local feed, hospital, Slack, SMTP, ClickHouse
+  config                         print the effective configuration (secrets redacted)
+  migrate                        create or update the ClickHouse schema
+  tenant apply -f FILE           create or update a tenant from YAML
+  tenant list                    list tenants
+  inventory validate FILE        check an inventory CSV, row by row
+  inventory apply --tenant ID FILE   store a tenant's inventory (running matchers pick it up)
+  feeds list                     list the feed sources
+  alerts [--tenant ID] [--since 24h] [--format table|json]   alert history from ClickHouse
+  version                        print the version
+
+Configuration is read from VIGIL_* environment variables: see 'vigil config'.
+`
+
+type env struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+	cfg    config.Config
+	log    *slog.Logger
+}
+
+// Main runs one command and returns the process exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ingest.Version = Version
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if args[0] == "version" {
+		fmt.Fprintln(stdout, "vigil", Version)
+		return 0
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil:", err)
+		return 2
+	}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, cfg: cfg, log: cfg.Logger(stderr)}
+	cmds := map[string]func([]string) error{
+		"run":       e.run,
+		"demo":      e.demo,
+		"config":    func([]string) error { return cfg.Print(stdout) },
+		"migrate":   e.migrate,
+		"tenant":    e.tenant,
+		"inventory": e.inventory,
+		"feeds":     e.feeds,
+		"alerts":    e.alerts,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "vigil: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd(args[1:]); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "vigil %s: %v\n", args[0], err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "vigil %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+// openBus reaches the bus for an admin command: VIGIL_NATS_URL; else a
+// running `vigil run` on VIGIL_NATS_LISTEN; else the embedded server started
+// here on the data directory, so the change is there when vigil next runs.
+func (e *env) openBus() (*bus.Bus, error) {
+	o := bus.Options{URL: e.cfg.NATSURL, DataDir: e.cfg.DataDir, Listen: "127.0.0.1:-1",
+		MaxAge: e.cfg.StreamMaxAge, AckWait: e.cfg.AckWait, MaxDeliver: e.cfg.MaxDeliver}
+	if o.URL == "" {
+		local := "nats://" + e.cfg.NATSListen
+		if nc, err := nats.Connect(local, nats.Timeout(500*time.Millisecond), nats.MaxReconnects(0)); err == nil {
+			nc.Close()
+			o.URL = local
+		}
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	return bus.Open(ctx, o, e.log)
+}
+
+func (e *env) busOptions() bus.Options {
+	return bus.Options{URL: e.cfg.NATSURL, DataDir: e.cfg.DataDir, Listen: e.cfg.NATSListen,
+		MaxAge: e.cfg.StreamMaxAge, AckWait: e.cfg.AckWait, MaxDeliver: e.cfg.MaxDeliver}
+}
+
+func oneOf(s string, options ...string) bool {
+	for _, o := range options {
+		if s == o {
+			return true
+		}
+	}
+	return false
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(word, "s"))
+}
