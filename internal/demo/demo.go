@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,7 +94,8 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 	if err != nil {
 		return err
 	}
-	feedURL, stopFeed, err := serveFeed(feedBody)
+	feed := &feedServer{body: feedBody}
+	feedURL, stopFeed, err := feed.serve()
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,7 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 	cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS = smtpSrv.Host, smtpSrv.Port, "starttls"
 	cfg.SMTPUser, cfg.SMTPPassword, cfg.SMTPFrom = smtpSrv.User, smtpSrv.Password, "vigil@st-example-hospital.org"
 	cfg.ClickHouseAddr = chAddr
-	cfg.PollInterval = 5 * time.Second
+	cfg.PollInterval = 2 * time.Second
 	cfg.StoreFlushInterval = 200 * time.Millisecond
 
 	b, err := bus.Open(ctx, bus.Options{DataDir: dir, Listen: "127.0.0.1:-1", MaxAge: cfg.StreamMaxAge,
@@ -190,6 +192,13 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 	}
 	fmt.Fprintf(out, "\n%d alerts delivered to Slack (%d messages) and email (%d messages) in %s.\n",
 		ExpectedAlerts, len(slackSrv.Messages()), len(smtpSrv.Mails()), time.Since(w.start).Round(time.Millisecond))
+	// Nothing twice: wait for the next poll and show it changes nothing.
+	for feed.notModified.Load() == 0 && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	fmt.Fprintf(out, "Polled the feed again: 304 Not Modified; still %d Slack and %d email messages (no alert twice).\n",
+		len(slackSrv.Messages()), len(smtpSrv.Mails()))
 	err = printStored(ctx, out, cfg, tenant.ID, w.alertIDs())
 	cancel()
 	if perr := <-errc; perr != nil && err == nil {
@@ -198,15 +207,23 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 	return err
 }
 
-func serveFeed(body []byte) (string, func(), error) {
+// feedServer serves the demo feed with an ETag and counts conditional hits.
+type feedServer struct {
+	body        []byte
+	notModified atomic.Int32
+}
+
+func (f *feedServer) serve() (string, func(), error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
+	body := f.body
 	mux := http.NewServeMux()
 	mux.HandleFunc("/advisories.rss", func(w http.ResponseWriter, r *http.Request) {
 		const etag = `"demo-1"`
 		if r.Header.Get("If-None-Match") == etag {
+			f.notModified.Add(1)
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
