@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func setEnv(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("VIGIL_DATA_DIR", dir)
+	t.Setenv("VIGIL_NATS_LISTEN", "127.0.0.1:1") // nothing runs there: commands use the data dir
+	t.Setenv("VIGIL_LOG_LEVEL", "warn")
+	return dir
+}
+
+func vigil(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func write(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestTenantAndInventoryApplyPersistInTheDataDir(t *testing.T) {
+	dir := setEnv(t)
+	ctx := context.Background()
+	tenant := write(t, dir, "tenant.yaml", "id: st-mary\nname: St Mary's\nchannels:\n  email:\n    to: [soc@st-mary.example]\n")
+	if code, out, errs := vigil(t, ctx, "tenant", "apply", "-f", tenant); code != 0 || !strings.Contains(out, "tenant st-mary (St Mary's) applied") {
+		t.Fatalf("tenant apply: %d %q %q", code, out, errs)
+	}
+	inv := write(t, dir, "inv.csv", "id,vendor,product,version\nP1,Baxter,Sigma Spectrum,8.0\nP2,Baxter,,8.0\nP3,Philips,IntelliVue MX40,B.01\n")
+	code, out, errs := vigil(t, ctx, "inventory", "validate", inv)
+	if code != 1 || !strings.Contains(out, "2 assets valid, 1 row rejected") || !strings.Contains(errs, "inv.csv:3: field \"product\": is required") {
+		t.Fatalf("validate: %d %q %q", code, out, errs)
+	}
+	code, out, errs = vigil(t, ctx, "inventory", "apply", "--tenant", "st-mary", inv)
+	if code != 0 || !strings.Contains(out, "tenant st-mary: 2 assets applied (1 row rejected") {
+		t.Fatalf("apply: %d %q %q", code, out, errs)
+	}
+	if code, _, errs = vigil(t, ctx, "inventory", "apply", "--tenant", "st-mary", "--strict", inv); code != 1 || !strings.Contains(errs, "nothing applied") {
+		t.Fatalf("strict apply: %d %q", code, errs)
+	}
+	if code, _, errs = vigil(t, ctx, "inventory", "apply", "--tenant", "nobody", inv); code != 1 || !strings.Contains(errs, `tenant "nobody"`) {
+		t.Fatalf("apply to unknown tenant: %d %q", code, errs)
+	}
+	// A later command (a new process in real life) sees the tenant.
+	if code, out, _ = vigil(t, ctx, "tenant", "list"); code != 0 || !strings.Contains(out, "st-mary") || !strings.Contains(out, "1 recipient(s)") {
+		t.Fatalf("tenant list: %d %q", code, out)
+	}
+}
+
+func TestBadInputExitCodes(t *testing.T) {
+	dir := setEnv(t)
+	ctx := context.Background()
+	bad := write(t, dir, "bad.yaml", "id: St Mary\nname: x\n")
+	tests := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"run", "--roles=ingest,teleport"}, 2, `unknown role "teleport"`},
+		{[]string{"tenant", "apply"}, 2, "-f FILE is required"},
+		{[]string{"tenant", "apply", "-f", bad}, 1, "bad.yaml: field id"},
+		{[]string{"inventory", "validate", filepath.Join(dir, "missing.csv")}, 1, "missing.csv"},
+	}
+	for _, tt := range tests {
+		code, _, errs := vigil(t, ctx, tt.args...)
+		if code != tt.code || !strings.Contains(errs, tt.msg) {
+			t.Errorf("vigil %v: exit %d, stderr %q; want %d and %q", tt.args, code, errs, tt.code, tt.msg)
+		}
+	}
+	t.Setenv("VIGIL_POLL_INTERVAL", "often")
+	if code, _, errs := vigil(t, ctx, "config"); code != 2 || !strings.Contains(errs, "POLL_INTERVAL") {
+		t.Errorf("bad config: exit %d %q", code, errs)
+	}
+}
+
+func TestConfigRedactsSecrets(t *testing.T) {
+	setEnv(t)
+	t.Setenv("VIGIL_SLACK_TOKEN", "xoxb-cli-secret")
+	code, out, _ := vigil(t, context.Background(), "config")
+	if code != 0 || strings.Contains(out, "xoxb-cli-secret") || !strings.Contains(out, "VIGIL_SLACK_TOKEN") {
+		t.Fatalf("config: %d\n%s", code, out)
+	}
+}
+
+func TestRunStopsCleanlyOnSignal(t *testing.T) {
+	setEnv(t)
+	t.Setenv("VIGIL_NATS_LISTEN", "127.0.0.1:-1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := vigil(t, ctx, "run", "--roles=enrich,match,notify")
+		done <- code
+	}()
+	time.Sleep(time.Second)
+	cancel() // what SIGINT/SIGTERM does through signal.NotifyContext
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run exited %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop within 30s")
+	}
+}
