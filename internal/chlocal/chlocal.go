@@ -3,6 +3,7 @@
 package chlocal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"text/template"
 	"time"
+
+	"github.com/vigilhealth/vigil/deploy"
 )
 
 // ErrNoBinary means no clickhouse-server was found.
@@ -45,29 +49,7 @@ func Binary() (string, error) {
 	return "", ErrNoBinary
 }
 
-const configXML = `<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>%[1]s/server.log</log><errorlog>%[1]s/server.err.log</errorlog></logger>
-  <tcp_port>%[2]d</tcp_port>
-  <http_port>%[3]d</http_port>
-  <listen_host>127.0.0.1</listen_host>
-  <path>%[1]s/data/</path>
-  <tmp_path>%[1]s/tmp/</tmp_path>
-  <users_config>%[1]s/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <mark_cache_size>268435456</mark_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
-</yandex>
-`
-
-const usersXML = `<?xml version="1.0"?>
-<yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
-  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
-  <quotas><default></default></quotas>
-</yandex>
-`
+var configTmpl = template.Must(template.ParseFS(deploy.ClickHouse, "clickhouse/config.xml.tmpl"))
 
 // Start launches clickhouse-server in dir on free loopback ports and waits
 // until it accepts native connections.
@@ -92,10 +74,21 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "config.xml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(configXML, dir, tcp, httpPort)), 0o644); err != nil {
+	var conf bytes.Buffer
+	if err := configTmpl.Execute(&conf, struct {
+		Dir               string
+		TCPPort, HTTPPort int
+	}{dir, tcp, httpPort}); err != nil {
+		return nil, fmt.Errorf("clickhouse: config: %w", err)
+	}
+	users, err := deploy.ClickHouse.ReadFile("clickhouse/users.xml")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(cfg, conf.Bytes(), 0o644); err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(usersXML), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "users.xml"), users, 0o644); err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
 	args := []string{"--config-file=" + cfg}

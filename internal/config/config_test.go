@@ -69,3 +69,20 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		t.Fatalf("Secrets() = %d values, want 3", got)
 	}
 }
+
+// TestREADMEDocumentsEveryVariable keeps the README's table in step.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := (Config{}).Print(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 && !strings.Contains(string(readme), "`"+f[0]+"`") {
+			t.Errorf("README.md does not document %s", f[0])
+		}
+	}
+}
