@@ -33,7 +33,10 @@ func NewDispatcher(b *bus.Bus, notifiers []Notifier, redact Redactor, log *slog.
 
 // Run delivers alerts until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	spec := bus.ConsumerSpec{Stream: bus.StreamAlerts, Durable: "notify", Stage: "notify", Filter: []string{bus.SubjectAlerts + ".>"}}
+	// A channel outage must not lose alerts: retryable failures are retried
+	// (backoff capped at 5 min) for as long as it lasts; only permanent
+	// failures go to the dead letters.
+	spec := bus.ConsumerSpec{Stream: bus.StreamAlerts, Durable: "notify", Stage: "notify", Filter: []string{bus.SubjectAlerts + ".>"}, MaxDeliver: -1}
 	return d.bus.Consume(ctx, spec, d.handle)
 }
 

@@ -161,7 +161,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	err := w.bus.ConsumeManual(ctx, spec, func(m jetstream.Msg) {
 		row, err := w.table.Row(m.Data())
 		if err != nil {
-			w.bus.Settle(flushCtx, "store", m, fmt.Errorf("store %s: decode %s: %w", w.table.Name, m.Subject(), err))
+			w.bus.Settle(flushCtx, spec, m, fmt.Errorf("store %s: decode %s: %w", w.table.Name, m.Subject(), err))
 			return
 		}
 		w.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) error {
 	return b.ConsumeManual(ctx, spec, func(m jetstream.Msg) {
 		hctx, cancel := context.WithTimeout(work, b.opts.AckWait)
 		defer cancel()
-		b.Settle(hctx, spec.Stage, m, h(hctx, m))
+		b.Settle(hctx, spec, m, h(hctx, m))
 	})
 }
 
@@ -108,8 +109,12 @@ func (b *Bus) ConsumeManual(ctx context.Context, spec ConsumerSpec, f func(jetst
 	return nil
 }
 
-// Settle acks, naks or dead-letters m according to err (see Handler).
-func (b *Bus) Settle(ctx context.Context, stage string, m jetstream.Msg, err error) {
+// Settle acks, naks or dead-letters m according to err (see Handler). A
+// retryable error is retried until the consumer's MaxDeliver (never given up
+// when it is -1); the retry is logged at warn on deliveries 1, 2, 4, 8...
+// and at debug otherwise, so an outage does not flood the log.
+func (b *Bus) Settle(ctx context.Context, spec ConsumerSpec, m jetstream.Msg, err error) {
+	stage := spec.Stage
 	if err == nil {
 		if aerr := m.Ack(); aerr != nil {
 			b.log.Warn("ack failed; message will be redelivered", "stage", stage, "subject", m.Subject(), "err", aerr)
@@ -121,8 +126,16 @@ func (b *Bus) Settle(ctx context.Context, stage string, m jetstream.Msg, err err
 		delivered = md.NumDelivered
 	}
 	var re *RetryError
-	if errors.As(err, &re) && delivered < uint64(b.opts.MaxDeliver) {
-		b.log.Warn("retrying message", "stage", stage, "subject", m.Subject(), "delivery", delivered, "in", re.Delay, "err", err)
+	maxDeliver := b.opts.MaxDeliver
+	if spec.MaxDeliver != 0 {
+		maxDeliver = spec.MaxDeliver
+	}
+	if errors.As(err, &re) && (maxDeliver < 0 || delivered < uint64(maxDeliver)) {
+		level := slog.LevelDebug
+		if delivered&(delivered-1) == 0 {
+			level = slog.LevelWarn
+		}
+		b.log.Log(ctx, level, "retrying message", "stage", stage, "subject", m.Subject(), "delivery", delivered, "in", re.Delay, "err", err)
 		_ = m.NakWithDelay(re.Delay)
 		return
 	}
