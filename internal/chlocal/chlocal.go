@@ -53,7 +53,11 @@ var configTmpl = template.Must(template.ParseFS(deploy.ClickHouse, "clickhouse/c
 
 // Start launches clickhouse-server in dir on free loopback ports and waits
 // until it accepts native connections.
-func Start(ctx context.Context, dir string) (*Server, error) {
+func Start(ctx context.Context, dir string) (*Server, error) { return StartOn(ctx, dir, 0) }
+
+// StartOn is Start with a given native port (0 picks a free one): a server
+// restarted on its old directory and port is the same server to its clients.
+func StartOn(ctx context.Context, dir string, tcp int) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -65,9 +69,10 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	tcp, err := freePort()
-	if err != nil {
-		return nil, err
+	if tcp == 0 {
+		if tcp, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	httpPort, err := freePort()
 	if err != nil {
