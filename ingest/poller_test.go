@@ -37,19 +37,6 @@ func feedServer(t *testing.T, body []byte, etag string) (*httptest.Server, *atom
 	return srv, &hits, &notModified
 }
 
-func rawCount(t *testing.T, b *bus.Bus) uint64 {
-	t.Helper()
-	s, err := b.JS.Stream(context.Background(), bus.StreamAdvisories)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
 func newPoller(t *testing.T, b *bus.Bus, url string, maxBytes int64) *Poller {
 	src := feeds.Source{Name: "test-feed", Kind: feeds.KindRSS, URL: url, Internal: true}
 	return NewPoller(src, b, 2*time.Second, maxBytes, testenv.Logger(t))
@@ -91,7 +78,7 @@ func TestPollPublishesOnceAndUsesETag(t *testing.T) {
 	if res.Published != 0 || res.Unchanged != 3 {
 		t.Fatalf("third poll republished: %+v", res)
 	}
-	if n := rawCount(t, b); n != 3 {
+	if n := testenv.StreamMsgs(t, b, bus.StreamAdvisories); n != 3 {
 		t.Fatalf("stream holds %d raw advisories, want 3", n)
 	}
 }

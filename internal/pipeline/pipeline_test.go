@@ -146,19 +146,6 @@ func (e *env) start(t *testing.T) (stop func()) {
 	}
 }
 
-func streamMsgs(t *testing.T, b *bus.Bus, stream string) uint64 {
-	t.Helper()
-	s, err := b.JS.Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
 func TestEndToEndFeedToSlackEmailAndClickHouse(t *testing.T) {
 	e := setup(t, smtpPassword, slackToken)
 	stop := e.start(t)
@@ -206,7 +193,7 @@ func TestEndToEndFeedToSlackEmailAndClickHouse(t *testing.T) {
 	if n := len(e.slack.Messages()); n != 1 {
 		t.Fatalf("slack has %d messages after re-polling, want 1", n)
 	}
-	if n := streamMsgs(t, e.bus, bus.StreamAlerts); n != 1 {
+	if n := testenv.StreamMsgs(t, e.bus, bus.StreamAlerts); n != 1 {
 		t.Fatalf("ALERTS holds %d alerts after re-polling, want 1", n)
 	}
 	n, err := e.db.Count(ctx, "advisories")
@@ -241,7 +228,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	stop := e.start(t)
 	ctx := context.Background()
 	testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
-		if n := streamMsgs(t, e.bus, bus.StreamDeadLetters); n < 1 {
+		if n := testenv.StreamMsgs(t, e.bus, bus.StreamDeadLetters); n < 1 {
 			return fmt.Errorf("%d dead letters", n)
 		}
 		rows, err := e.db.Alerts(ctx, store.AlertFilter{Tenant: "st-example"})

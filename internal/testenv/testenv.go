@@ -95,3 +95,17 @@ func Eventually(t testing.TB, wait, tick time.Duration, f func() error) {
 		time.Sleep(tick)
 	}
 }
+
+// StreamMsgs is the number of messages a stream holds.
+func StreamMsgs(t testing.TB, b *bus.Bus, stream string) uint64 {
+	t.Helper()
+	s, err := b.JS.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
