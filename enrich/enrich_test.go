@@ -77,7 +77,7 @@ func TestEnrichRecordsWhereVendorWasFound(t *testing.T) {
 		t.Fatalf("CVEs %v", a.CVEs)
 	}
 	want := []advisory.VendorRef{
-		{ID: "ge-healthcare", Name: "GE HealthCare", MatchedAs: "General Electric Healthcare", Field: "products.vendor"},
+		{ID: "ge-healthcare", Name: "GE HealthCare", MatchedAs: "General Electric Healthcare", Field: "product list"},
 		{ID: "philips", Name: "Philips", MatchedAs: "Philips", Field: "summary"},
 	}
 	if !reflect.DeepEqual(a.Enrichment.Vendors, want) {

@@ -40,11 +40,11 @@ func (e *Enricher) Enrich(a advisory.Advisory) advisory.Advisory {
 	}
 	for _, p := range a.Products {
 		if v, alias, ok := e.vendors.Resolve(p.Vendor); ok {
-			add(v, alias, "products.vendor")
+			add(v, alias, "product list")
 		}
 	}
 	for _, m := range e.vendors.Find(a.VendorHint) {
-		add(m.Vendor, m.Alias, "vendor_hint")
+		add(m.Vendor, m.Alias, "category")
 	}
 	for _, m := range e.vendors.Find(a.Title) {
 		add(m.Vendor, m.Alias, "title")

@@ -163,6 +163,8 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 	}()
 
 	if !o.Once {
+		fmt.Fprintf(out, "Ctrl-C stops the demo. Meanwhile: clickhouse-client --port %s -d %s -q 'SELECT * FROM alerts FINAL'\n\n",
+			portOf(chAddr), cfg.ClickHouseDatabase)
 		select {
 		case <-ctx.Done():
 		case err := <-errc:
@@ -349,8 +351,9 @@ func printStored(ctx context.Context, out io.Writer, cfg config.Config, tenant s
 			return err
 		}
 	}
-	fmt.Fprintf(out, "\nTables: advisories %d rows, alerts %d, deliveries %d. Query them: clickhouse-client --port %s -d %s\n",
-		counts["advisories"], counts["alerts"], counts["deliveries"], portOf(cfg.ClickHouseAddr), cfg.ClickHouseDatabase)
+	fmt.Fprintf(out, "\nTables: advisories %d rows, alerts %d, deliveries %d.\n", counts["advisories"], counts["alerts"], counts["deliveries"])
+	fmt.Fprintf(out, "To query them yourself, run `vigil demo` (without --once) and, while it runs: clickhouse-client --port %s -d %s\n",
+		portOf(cfg.ClickHouseAddr), cfg.ClickHouseDatabase)
 	return nil
 }
 
