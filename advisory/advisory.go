@@ -30,32 +30,79 @@ const (
 // Advisory is one revision of one security advisory from one source.
 // Its identity is Source/ID; Revision tells its versions apart.
 type Advisory struct {
-	Schema     int         `json:"schema"`
-	Source     string      `json:"source"`
-	ID         string      `json:"id"`
-	Revision   string      `json:"revision"`
-	Title      string      `json:"title"`
-	URL        string      `json:"url,omitempty"`
-	Summary    string      `json:"summary,omitempty"`
-	Published  time.Time   `json:"published"`
-	Updated    time.Time   `json:"updated"`
-	TLP        TLP         `json:"tlp,omitempty"`
-	CVEs       []string    `json:"cves"`
-	Products   []Product   `json:"products"`
-	Severity   *Severity   `json:"severity,omitempty"`
-	KEV        bool        `json:"kev"`
-	References []string    `json:"references,omitempty"`
-	VendorHint string      `json:"vendor_hint,omitempty"`
-	FetchedAt  time.Time   `json:"fetched_at"`
-	Enrichment *Enrichment `json:"enrichment,omitempty"`
+	Schema     int       `json:"schema"`
+	Source     string    `json:"source"`
+	ID         string    `json:"id"`
+	Revision   string    `json:"revision"`
+	Title      string    `json:"title"`
+	URL        string    `json:"url,omitempty"`
+	Summary    string    `json:"summary,omitempty"`
+	Published  time.Time `json:"published"`
+	Updated    time.Time `json:"updated"`
+	TLP        TLP       `json:"tlp,omitempty"`
+	CVEs       []string  `json:"cves"`
+	Products   []Product `json:"products"`
+	Severity   *Severity `json:"severity,omitempty"`
+	KEV        bool      `json:"kev"`
+	References []string  `json:"references,omitempty"`
+	VendorHint string    `json:"vendor_hint,omitempty"`
+	// Status is the source's document status (CSAF: final, interim, draft).
+	Status          string          `json:"status,omitempty"`
+	Vulnerabilities []Vulnerability `json:"vulnerabilities,omitempty"`
+	KEVEntry        *KEVEntry       `json:"kev_entry,omitempty"`
+	FetchedAt       time.Time       `json:"fetched_at"`
+	Enrichment      *Enrichment     `json:"enrichment,omitempty"`
 }
 
-// Product is one product an advisory speaks of.
+// Product statuses, as CSAF names them.
+const (
+	StatusAffected           = "known_affected"
+	StatusFixed              = "fixed"
+	StatusNotAffected        = "known_not_affected"
+	StatusUnderInvestigation = "under_investigation"
+)
+
+// Product is one product an advisory speaks of, with one status.
+//
+// Versions are range expressions, each a space-separated list of
+// constraints that all hold: "=2.0.2", "<2.1", ">=1.0 <2.1", "<=4.2", "*"
+// (all versions), or the source's own text when it is not a range
+// ("4.X | 5.X"), or a purl-style "vers:" range passed through.
 type Product struct {
+	ID       string   `json:"id,omitempty"` // the source's product id (CSAF product_id)
 	Vendor   string   `json:"vendor"`
 	Name     string   `json:"name"`
 	Versions []string `json:"versions,omitempty"`
 	Status   string   `json:"status,omitempty"`
+	CVEs     []string `json:"cves,omitempty"` // the CVEs this status is for
+	CPE      string   `json:"cpe,omitempty"`
+	PURL     string   `json:"purl,omitempty"`
+	Models   []string `json:"models,omitempty"`
+}
+
+// Vulnerability is one vulnerability of an advisory.
+type Vulnerability struct {
+	CVE          string        `json:"cve,omitempty"`
+	CWEs         []string      `json:"cwes,omitempty"`
+	Title        string        `json:"title,omitempty"`
+	Scores       []Severity    `json:"scores,omitempty"`
+	Remediations []Remediation `json:"remediations,omitempty"`
+}
+
+// Remediation is a fix or mitigation for some products.
+type Remediation struct {
+	Category   string   `json:"category"` // vendor_fix, mitigation, workaround, none_available, no_fix_planned
+	Details    string   `json:"details"`
+	URL        string   `json:"url,omitempty"`
+	ProductIDs []string `json:"product_ids,omitempty"`
+}
+
+// KEVEntry is what CISA's Known Exploited Vulnerabilities catalogue says.
+type KEVEntry struct {
+	DateAdded      string `json:"date_added"`
+	DueDate        string `json:"due_date,omitempty"`
+	Ransomware     string `json:"known_ransomware_campaign_use,omitempty"`
+	RequiredAction string `json:"required_action,omitempty"`
 }
 
 // Severity is a CVSS score as the source gave it.
@@ -63,6 +110,32 @@ type Severity struct {
 	CVSSVersion string  `json:"cvss_version"`
 	Score       float64 `json:"score"`
 	Vector      string  `json:"vector,omitempty"`
+}
+
+// MaxSeverity returns the highest score, preferring the newer CVSS version
+// on a tie, or nil.
+func MaxSeverity(scores []Severity) *Severity {
+	var best *Severity
+	for i := range scores {
+		s := &scores[i]
+		if best == nil || s.Score > best.Score || (s.Score == best.Score && s.CVSSVersion > best.CVSSVersion) {
+			best = s
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	out := *best
+	return &out
+}
+
+// NormalizeTLP maps a source's TLP label to TLP 2.0 ("WHITE" is "CLEAR").
+func NormalizeTLP(label string) TLP {
+	l := TLP(strings.ToUpper(strings.TrimSpace(strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(label)), "TLP:"))))
+	if l == "WHITE" {
+		return TLPClear
+	}
+	return l
 }
 
 // Enrichment is what the enrich stage adds to an advisory.
