@@ -94,8 +94,8 @@ func Load(path string) ([]Source, error) {
 	return merge(srcs, data, path)
 }
 
-// Parse reads a sources file on its own, without the catalogue.
-func Parse(data []byte, name string) ([]Source, error) { return merge(nil, data, name) }
+// ParseSources reads a sources file on its own, without the catalogue.
+func ParseSources(data []byte, name string) ([]Source, error) { return merge(nil, data, name) }
 
 func merge(base []Source, data []byte, name string) ([]Source, error) {
 	var f sourceFile

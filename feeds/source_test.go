@@ -68,7 +68,7 @@ func TestFeedsFileErrorsNameTheEntry(t *testing.T) {
 		"sources: [": "feeds.yaml",
 	}
 	for body, want := range tests {
-		_, err := Parse([]byte(body), "feeds.yaml")
+		_, err := ParseSources([]byte(body), "feeds.yaml")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q) err = %v, want %q", body, err, want)
 		}

@@ -14,6 +14,7 @@ import (
 	gocsaf "github.com/gocsaf/csaf/v3/csaf"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/feeds/internal/jsonpos"
 )
 
 // ErrNotCSAF means the JSON is not a CSAF document.
@@ -69,7 +70,7 @@ type score struct {
 func Parse(source string, data []byte, fetched time.Time) (advisory.Advisory, error) {
 	var doc document
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return advisory.Advisory{}, fmt.Errorf("csaf %s: %w", source, describeJSONError(data, err))
+		return advisory.Advisory{}, fmt.Errorf("csaf %s: %w", source, jsonpos.Describe(data, err))
 	}
 	if doc.Document == nil || doc.Document.Tracking == nil || doc.Document.Tracking.ID == nil {
 		return advisory.Advisory{}, fmt.Errorf("csaf %s: %w", source, ErrNotCSAF)
@@ -310,30 +311,4 @@ func parseTime(s string) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-// describeJSONError adds the line and column to a JSON syntax or type error.
-func describeJSONError(data []byte, err error) error {
-	var off int64 = -1
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset
-	case errors.As(err, &te):
-		off = te.Offset
-	}
-	if off < 0 {
-		return err
-	}
-	line, col := 1, 1
-	for i := int64(0); i < off && i < int64(len(data)); i++ {
-		if data[i] == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Errorf("line %d, column %d: %w", line, col, err)
 }
