@@ -34,6 +34,8 @@ usage: vigil <command> [flags]
   inventory validate FILE        check an inventory CSV, row by row
   inventory apply --tenant ID FILE   store a tenant's inventory (running matchers pick it up)
   feeds list                     list the feed sources
+  parse [--format auto|rss|csaf|kev|cve5|nvd] [--source NAME] FILE|- ...
+                                 print advisories as JSON lines
   alerts [--tenant ID] [--since 24h] [--format table|json]   alert history from ClickHouse
   version                        print the version
 
@@ -74,6 +76,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"inventory": e.inventory,
 		"feeds":     e.feeds,
 		"alerts":    e.alerts,
+		"parse":     e.parse,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
