@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -15,10 +16,17 @@ import (
 	"github.com/vigilhealth/vigil/internal/bus"
 )
 
-// Kinds of source, one per parser.
+// Kinds of source.
 const (
-	KindRSS = "rss" // RSS 2.0, Atom, RDF and JSON Feed
+	KindRSS  = "rss"  // one RSS 2.0, Atom, RDF or JSON Feed document
+	KindKEV  = "kev"  // the CISA KEV catalogue
+	KindCVE5 = "cve5" // one CVE JSON 5 document (record or array)
+	KindNVD  = "nvd"  // the NVD CVE API 2.0, polled by lastModified windows
+	KindCSAF = "csaf" // a CSAF provider: provider-metadata.json URL or domain
 )
+
+// Kinds lists the kinds a source may have.
+var Kinds = []string{KindRSS, KindKEV, KindCVE5, KindNVD, KindCSAF}
 
 // Source is one feed Vigil polls.
 type Source struct {
@@ -38,12 +46,22 @@ func (s Source) Validate() error {
 	if err := bus.ValidToken(s.Name); err != nil {
 		return fmt.Errorf("source name: %w", err)
 	}
-	if s.Kind != KindRSS {
-		return fmt.Errorf("source %s: kind %q is not supported (supported: %s)", s.Name, s.Kind, KindRSS)
+	known := false
+	for _, k := range Kinds {
+		known = known || s.Kind == k
+	}
+	if !known {
+		return fmt.Errorf("source %s: kind %q is not supported (supported: %s)", s.Name, s.Kind, strings.Join(Kinds, ", "))
+	}
+	if s.Kind == KindCSAF && !strings.Contains(s.URL, "/") && strings.Contains(s.URL, ".") {
+		return nil // a provider's domain: well-known path, then security.txt
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("source %s: url %q is not an http(s) URL", s.Name, s.URL)
+	}
+	if s.Kind == KindCSAF && u.Scheme != "https" {
+		return fmt.Errorf("source %s: url %q: CSAF providers are reached over https only", s.Name, s.URL)
 	}
 	if s.Interval != 0 && s.Interval < time.Second {
 		return fmt.Errorf("source %s: interval %s is below 1s", s.Name, s.Interval)

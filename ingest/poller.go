@@ -1,13 +1,12 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/feeds"
-	"github.com/vigilhealth/vigil/feeds/rss"
+	"github.com/vigilhealth/vigil/feeds/nvd"
 	"github.com/vigilhealth/vigil/internal/bus"
 )
 
@@ -28,6 +27,11 @@ type Cursor struct {
 	LastSuccess  time.Time `json:"last_success,omitempty"`
 	LastError    string    `json:"last_error,omitempty"`
 	Failures     int       `json:"failures"`
+	// Since is the newest change time fully processed (NVD lastModified
+	// window end, CSAF feed entry or changes.csv time).
+	Since time.Time `json:"since,omitempty"`
+	// Feeds holds a CSAF provider's per-feed validators and cursors.
+	Feeds map[string]FeedCursor `json:"feeds,omitempty"`
 }
 
 // Result is the outcome of one poll.
@@ -37,50 +41,78 @@ type Result struct {
 	Items       int // advisories parsed
 	Published   int // new or changed revisions published
 	Unchanged   int // revisions already published before
+	Rejected    int // documents that failed verification (CSAF hash/signature)
 	ItemErrors  []error
 	Duration    time.Duration
 }
 
+func (r *Result) add(o Result) {
+	r.Items += o.Items
+	r.Published += o.Published
+	r.Unchanged += o.Unchanged
+	r.Rejected += o.Rejected
+	r.ItemErrors = append(r.ItemErrors, o.ItemErrors...)
+}
+
+// Options configure pollers.
+type Options struct {
+	Interval  time.Duration
+	Timeout   time.Duration
+	MaxBytes  int64
+	NVDAPIKey string       // sent as the apiKey header; never logged
+	Limiter   *HostLimiter // nil: no per-host spacing
+	Metrics   *Metrics     // nil: no metrics
+	// Transport replaces the network transport (tests with TLS servers).
+	Transport http.RoundTripper
+}
+
 // Poller polls one source.
 type Poller struct {
-	Source   feeds.Source
-	bus      *bus.Bus
-	client   *http.Client
-	log      *slog.Logger
-	maxBytes int64
+	Source feeds.Source
+	bus    *bus.Bus
+	fetch  *fetcher
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 // NewPoller builds a poller for src.
-func NewPoller(src feeds.Source, b *bus.Bus, timeout time.Duration, maxBytes int64, log *slog.Logger) *Poller {
+func NewPoller(src feeds.Source, b *bus.Bus, o Options, log *slog.Logger) *Poller {
+	client := NewClient(o.Timeout, src.Internal)
+	if o.Transport != nil {
+		client.Transport = userAgent{o.Transport}
+	}
 	return &Poller{
-		Source: src, bus: b, maxBytes: maxBytes,
-		client: NewClient(timeout, src.Internal),
-		log:    log.With("source", src.Name),
+		Source: src, bus: b, opts: o, now: time.Now,
+		fetch: &fetcher{client: client, limiter: o.Limiter, maxBytes: o.MaxBytes},
+		log:   log.With("source", src.Name),
 	}
 }
 
-// ErrTooLarge means a feed body exceeded the configured size cap.
-var ErrTooLarge = errors.New("response body exceeds the size cap")
-
-// StatusError is an unexpected HTTP status from a source.
-type StatusError struct {
-	Code       int
-	RetryAfter time.Duration
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("HTTP %d %s", e.Code, http.StatusText(e.Code))
-}
-
-// Poll fetches the source once (conditionally, with the stored ETag and
-// Last-Modified) and publishes every advisory revision not published before.
+// Poll fetches the source once and publishes every advisory revision not
+// published before. What it learnt (validators, cursor) is saved in KV.
 func (p *Poller) Poll(ctx context.Context) (Result, error) {
 	start := time.Now()
 	var cur Cursor
 	if err := bus.GetJSON(ctx, p.bus.Cursors, p.Source.Name, &cur); err != nil && !errors.Is(err, bus.ErrNotFound) {
 		return Result{}, fmt.Errorf("feed %s: read cursor: %w", p.Source.Name, err)
 	}
-	res, next, err := p.fetchAndPublish(ctx, cur)
+	var (
+		res  Result
+		next = cur
+		err  error
+	)
+	switch p.Source.Kind {
+	case feeds.KindNVD:
+		res, next, err = p.pollNVD(ctx, cur)
+	case feeds.KindCSAF:
+		res, next, err = p.pollCSAF(ctx, cur)
+	default:
+		res, next, err = p.pollDocument(ctx, cur)
+	}
+	if err != nil {
+		err = fmt.Errorf("feed %s: %w", p.Source.Name, err)
+	}
 	res.Duration = time.Since(start)
 	next.LastPoll = start.UTC()
 	if err != nil {
@@ -92,60 +124,67 @@ func (p *Poller) Poll(ctx context.Context) (Result, error) {
 	if perr := bus.PutJSON(ctx, p.bus.Cursors, p.Source.Name, next); perr != nil && err == nil {
 		err = fmt.Errorf("feed %s: save cursor: %w", p.Source.Name, perr)
 	}
+	p.opts.Metrics.observe(p.Source.Name, res, err)
 	return res, err
 }
 
-func (p *Poller) fetchAndPublish(ctx context.Context, cur Cursor) (Result, Cursor, error) {
-	name := p.Source.Name
+// pollDocument handles sources that are one document (RSS, KEV, CVE 5):
+// a conditional GET, then every revision published once.
+func (p *Poller) pollDocument(ctx context.Context, cur Cursor) (Result, Cursor, error) {
 	next := cur
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Source.URL, nil)
-	if err != nil {
-		return Result{}, next, fmt.Errorf("feed %s: request: %w", name, err)
-	}
+	hdr := http.Header{}
 	if cur.ETag != "" {
-		req.Header.Set("If-None-Match", cur.ETag)
+		hdr.Set("If-None-Match", cur.ETag)
 	}
 	if cur.LastModified != "" {
-		req.Header.Set("If-Modified-Since", cur.LastModified)
+		hdr.Set("If-Modified-Since", cur.LastModified)
 	}
-	resp, err := p.client.Do(req)
+	resp, err := p.fetch.get(ctx, p.Source.URL, hdr)
+	res := Result{}
+	if resp != nil {
+		res.Status = resp.Status
+	}
 	if err != nil {
-		return Result{}, next, fmt.Errorf("feed %s: fetch: %w", name, err)
+		return res, next, fmt.Errorf("fetch: %w", err)
 	}
-	defer resp.Body.Close()
-	res := Result{Status: resp.StatusCode}
-	switch {
-	case resp.StatusCode == http.StatusNotModified:
+	if resp.Status == http.StatusNotModified {
 		res.NotModified = true
 		return res, next, nil
-	case resp.StatusCode != http.StatusOK:
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return res, next, fmt.Errorf("feed %s: fetch: %w", name,
-			&StatusError{Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header, time.Now())})
 	}
-	// The transport decompresses gzip itself; the cap applies to the
-	// decompressed bytes, which is the decompression-bomb guard.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBytes+1))
+	parsed, _, err := p.parseAndPublish(ctx, p.Source.Kind, resp.Body)
+	res.add(parsed)
 	if err != nil {
-		return res, next, fmt.Errorf("feed %s: read body: %w", name, err)
+		return res, next, err // validators kept: the next poll fetches again
 	}
-	if int64(len(body)) > p.maxBytes {
-		return res, next, fmt.Errorf("feed %s: %w (%d bytes)", name, ErrTooLarge, p.maxBytes)
-	}
-	advs, itemErrs, err := rss.Parse(name, bytes.NewReader(body), time.Now())
+	next.ETag = resp.Header.Get("ETag")
+	next.LastModified = resp.Header.Get("Last-Modified")
+	return res, next, nil
+}
+
+// parseAndPublish parses one document and publishes what is new in it. A
+// document that does not parse goes to the dead letters; so does each bad
+// item, and the other items go on.
+func (p *Poller) parseAndPublish(ctx context.Context, format string, body []byte) (Result, *nvd.Page, error) {
+	var res Result
+	parsed, err := feeds.Parse(format, p.Source.Name, body, p.now())
 	if err != nil {
 		p.deadLetter(ctx, body, err)
-		return res, next, err
+		return res, nil, err
 	}
-	res.Items, res.ItemErrors = len(advs), itemErrs
-	for _, ie := range itemErrs {
+	res.Items, res.ItemErrors = len(parsed.Advisories), parsed.ItemErrors
+	for _, ie := range parsed.ItemErrors {
 		p.log.Warn("feed item skipped", "err", ie)
+		raw := []byte(ie.Error())
+		var r interface{ Raw() []byte }
+		if errors.As(ie, &r) && r.Raw() != nil {
+			raw = r.Raw()
+		}
+		p.deadLetter(ctx, raw, ie)
 	}
-	for i := range advs {
-		published, err := p.publishOnce(ctx, &advs[i])
+	for i := range parsed.Advisories {
+		published, err := p.publishOnce(ctx, &parsed.Advisories[i])
 		if err != nil {
-			// Keep the old validators so the next poll fetches everything again.
-			return res, next, err
+			return res, nil, err
 		}
 		if published {
 			res.Published++
@@ -153,9 +192,7 @@ func (p *Poller) fetchAndPublish(ctx context.Context, cur Cursor) (Result, Curso
 			res.Unchanged++
 		}
 	}
-	next.ETag = resp.Header.Get("ETag")
-	next.LastModified = resp.Header.Get("Last-Modified")
-	return res, next, nil
+	return res, parsed.NVDPage, nil
 }
 
 // seenKey is the KV key recording the last revision of an advisory published.
@@ -173,32 +210,46 @@ func (p *Poller) publishOnce(ctx context.Context, a *advisory.Advisory) (bool, e
 	}
 	dup, err := p.bus.Publish(ctx, bus.Raw(a.Source), a.MsgID(), a, map[string]string{bus.HeaderSource: a.Source})
 	if err != nil {
-		return false, fmt.Errorf("feed %s: publish %s: %w", a.Source, a.ID, err)
+		return false, fmt.Errorf("publish %s: %w", a.ID, err)
 	}
 	if _, err := p.bus.Seen.Put(ctx, key, []byte(a.Revision)); err != nil {
-		return false, fmt.Errorf("feed %s: record %s: %w", a.Source, a.ID, err)
+		return false, fmt.Errorf("record %s: %w", a.ID, err)
 	}
 	return !dup, nil
 }
 
-// deadLetter keeps an unparseable body (capped at 1 MiB) for inspection.
+// deadLetter keeps what could not be used (capped at 1 MiB) for inspection.
 func (p *Poller) deadLetter(ctx context.Context, body []byte, cause error) {
 	if len(body) > 1<<20 {
 		body = body[:1<<20]
 	}
-	h := sha256.Sum256(body)
+	h := sha256.Sum256(append(body, cause.Error()...))
+	payload, _ := json.Marshal(string(body))
 	if _, err := p.bus.Publish(ctx, bus.DeadLetter("ingest"), "ingest/"+p.Source.Name+"/"+hex.EncodeToString(h[:8]),
-		string(body), map[string]string{bus.HeaderSource: p.Source.Name, bus.HeaderError: cause.Error()}); err != nil {
+		json.RawMessage(payload), map[string]string{bus.HeaderSource: p.Source.Name, bus.HeaderError: oneLine(cause.Error())}); err != nil {
 		p.log.Warn("dead letter failed", "err", err)
 	}
 }
 
+func oneLine(s string) string {
+	if len(s) > 1000 {
+		s = s[:1000]
+	}
+	out := []rune(s)
+	for i, r := range out {
+		if r == '\n' || r == '\r' {
+			out[i] = ' '
+		}
+	}
+	return string(out)
+}
+
 // Run polls until ctx ends: at once, then every interval with ±10% jitter,
 // backing off exponentially (capped at 1h, or as Retry-After says) on errors.
-func (p *Poller) Run(ctx context.Context, defaultInterval time.Duration) {
+func (p *Poller) Run(ctx context.Context) {
 	interval := p.Source.Interval
 	if interval == 0 {
-		interval = defaultInterval
+		interval = p.opts.Interval
 	}
 	failures := 0
 	for {
@@ -214,7 +265,7 @@ func (p *Poller) Run(ctx context.Context, defaultInterval time.Duration) {
 			if errors.As(err, &se) && se.RetryAfter > wait {
 				wait = se.RetryAfter
 			}
-			// Logged once per failure streak at warn, then at debug.
+			// Logged at warn once per failure streak, then at debug.
 			level := slog.LevelDebug
 			if failures == 1 {
 				level = slog.LevelWarn
@@ -227,8 +278,8 @@ func (p *Poller) Run(ctx context.Context, defaultInterval time.Duration) {
 			failures = 0
 			p.log.Debug("polled", "status", res.Status, "items", res.Items, "published", res.Published,
 				"unchanged", res.Unchanged, "not_modified", res.NotModified, "took", res.Duration)
-			if res.Published > 0 {
-				p.log.Info("published advisories", "published", res.Published, "items", res.Items)
+			if res.Published > 0 || res.Rejected > 0 {
+				p.log.Info("published advisories", "published", res.Published, "items", res.Items, "rejected", res.Rejected)
 			}
 		}
 		select {

@@ -39,7 +39,7 @@ func feedServer(t *testing.T, body []byte, etag string) (*httptest.Server, *atom
 
 func newPoller(t *testing.T, b *bus.Bus, url string, maxBytes int64) *Poller {
 	src := feeds.Source{Name: "test-feed", Kind: feeds.KindRSS, URL: url, Internal: true}
-	return NewPoller(src, b, 2*time.Second, maxBytes, testenv.Logger(t))
+	return NewPoller(src, b, Options{Timeout: 2 * time.Second, MaxBytes: maxBytes}, testenv.Logger(t))
 }
 
 func TestPollPublishesOnceAndUsesETag(t *testing.T) {

@@ -4,18 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/vigilhealth/vigil/feeds"
 	"github.com/vigilhealth/vigil/internal/bus"
 )
-
-// Options configure the pollers.
-type Options struct {
-	Interval time.Duration
-	Timeout  time.Duration
-	MaxBytes int64
-}
 
 // Run polls every enabled source until ctx ends.
 func Run(ctx context.Context, srcs []feeds.Source, b *bus.Bus, o Options, log *slog.Logger) error {
@@ -23,11 +15,11 @@ func Run(ctx context.Context, srcs []feeds.Source, b *bus.Bus, o Options, log *s
 	log.Info("ingest starting", "sources", len(enabled))
 	var wg sync.WaitGroup
 	for _, s := range enabled {
-		p := NewPoller(s, b, o.Timeout, o.MaxBytes, log)
+		p := NewPoller(s, b, o, log)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.Run(ctx, o.Interval)
+			p.Run(ctx)
 		}()
 	}
 	wg.Wait()
