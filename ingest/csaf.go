@@ -60,19 +60,25 @@ func (p *Poller) pollCSAF(ctx context.Context, cur Cursor) (Result, Cursor, erro
 		next.Feeds = map[string]FeedCursor{}
 	}
 	var errs []error
-	for _, feedURL := range feedURLs(base, pmd.Distributions) {
+	feedList := feedURLs(base, pmd.Distributions)
+	unchanged := 0
+	for _, feedURL := range feedList {
 		fc, ok := next.Feeds[feedURL]
 		if !ok || fc.Since.IsZero() {
 			fc.Since = firstSince(cur.Since, p.now())
 		}
 		r, nfc, err := p.csafFeed(ctx, feedURL, fc, keys)
 		res.add(r)
+		if r.NotModified {
+			unchanged++
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", feedURL, err))
 			continue // this feed's cursor stays: nothing of it is missed
 		}
 		next.Feeds[feedURL] = nfc
 	}
+	res.NotModified = len(feedList) > 0 && unchanged == len(feedList)
 	if len(errs) == 0 && len(next.Feeds) == 0 {
 		return res, next, fmt.Errorf("provider metadata %s lists no ROLIE feed or directory", lpmd.URL)
 	}
