@@ -61,10 +61,11 @@ func TestFeedsFileOverridesAddsAndDisables(t *testing.T) {
 
 func TestFeedsFileErrorsNameTheEntry(t *testing.T) {
 	tests := map[string]string{
-		"sources:\n  - name: Bad Name\n    url: https://x.example/\n":    "sources[0]",
-		"sources:\n  - name: ok\n    url: ftp://x.example/\n":            "not an http(s) URL",
-		"sources:\n  - name: ok\n    url: https://x/\n    interval: 5\n": "interval",
-		"sources:\n  - name: ok\n    kind: csaf\n    url: https://x/\n":  `kind "csaf"`,
+		"sources:\n  - name: Bad Name\n    url: https://x.example/\n":          "sources[0]",
+		"sources:\n  - name: ok\n    url: ftp://x.example/\n":                  "not an http(s) URL",
+		"sources:\n  - name: ok\n    url: https://x/\n    interval: 5\n":       "interval",
+		"sources:\n  - name: ok\n    kind: osv\n    url: https://x/\n":         `kind "osv"`,
+		"sources:\n  - name: ok\n    kind: csaf\n    url: http://x.example/\n": "https only",
 		"sources: [": "feeds.yaml",
 	}
 	for body, want := range tests {

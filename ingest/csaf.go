@@ -141,21 +141,20 @@ func (p *Poller) csafFeed(ctx context.Context, feedURL string, fc FeedCursor, ke
 		res.NotModified = true
 		return res, fc, nil
 	}
-	var files []csafFile
-	if strings.HasSuffix(feedURL, "/changes.csv") {
-		files, err = changesCSV(feedURL, resp.Body)
-	} else {
-		files, err = rolieEntries(feedURL, resp.Body)
-	}
+	files, err := parseIndex(feedURL, resp.Body)
 	if err != nil {
 		return res, fc, err
 	}
 	newest := fc.Since
 	var transient []error
+	var todo []csafFile
 	for _, f := range files {
-		if !f.changed.After(fc.Since) {
-			continue
+		if f.changed.After(fc.Since) {
+			todo = append(todo, f)
 		}
+	}
+	for i, f := range todo {
+		p.opts.progress(i, len(todo))
 		r, err := p.csafDocument(ctx, f, keys)
 		res.add(r)
 		switch {
@@ -171,12 +170,21 @@ func (p *Poller) csafFeed(ctx context.Context, feedURL string, fc FeedCursor, ke
 			newest = f.changed
 		}
 	}
+	p.opts.progress(len(todo), len(todo))
 	if len(transient) > 0 {
 		// Keep the cursor: the failed documents are tried again next poll,
 		// the others are recognised by their seen revisions.
 		return res, fc, errors.Join(transient...)
 	}
 	return res, FeedCursor{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Since: newest}, nil
+}
+
+// parseIndex reads a ROLIE feed or a directory's changes.csv.
+func parseIndex(indexURL string, body []byte) ([]csafFile, error) {
+	if strings.HasSuffix(indexURL, "/changes.csv") {
+		return changesCSV(indexURL, body)
+	}
+	return rolieEntries(indexURL, body)
 }
 
 func rolieEntries(feedURL string, body []byte) ([]csafFile, error) {

@@ -48,10 +48,7 @@ func (p *Poller) pollNVD(ctx context.Context, cur Cursor) (Result, Cursor, error
 // nvdWindow fetches all pages of one lastModified window.
 func (p *Poller) nvdWindow(ctx context.Context, start, end time.Time) (Result, error) {
 	var total Result
-	hdr := http.Header{}
-	if p.opts.NVDAPIKey != "" {
-		hdr.Set("apiKey", p.opts.NVDAPIKey)
-	}
+	hdr := nvdHeader(p.opts.NVDAPIKey, "nvd")
 	for index := 0; index >= 0; {
 		u, err := url.Parse(p.Source.URL)
 		if err != nil {
@@ -75,7 +72,19 @@ func (p *Poller) nvdWindow(ctx context.Context, start, end time.Time) (Result, e
 		if err != nil {
 			return total, fmt.Errorf("page at %d: %w", index, err)
 		}
+		if page != nil {
+			p.opts.progress(page.StartIndex+page.ResultsPerPage, page.TotalResults)
+		}
 		index = page.Next()
 	}
 	return total, nil
+}
+
+// nvdHeader carries the API key to NVD, and to nothing else.
+func nvdHeader(apiKey, format string) http.Header {
+	hdr := http.Header{}
+	if apiKey != "" && format == "nvd" {
+		hdr.Set("apiKey", apiKey)
+	}
+	return hdr
 }

@@ -64,6 +64,15 @@ type Options struct {
 	Metrics   *Metrics     // nil: no metrics
 	// Transport replaces the network transport (tests with TLS servers).
 	Transport http.RoundTripper
+	// Progress, when set, hears how far a poll is: units done of total
+	// (CSAF documents, NVD results); total may grow as pages arrive.
+	Progress func(done, total int)
+}
+
+func (o Options) progress(done, total int) {
+	if o.Progress != nil {
+		o.Progress(done, total)
+	}
 }
 
 // Poller polls one source.

@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vigilhealth/vigil/feeds"
 	"github.com/vigilhealth/vigil/match"
 	"github.com/vigilhealth/vigil/store"
 )
@@ -145,30 +144,6 @@ func (e *env) inventory(args []string) error {
 		return nil
 	}
 	return usagef("inventory: unknown subcommand %q", args[0])
-}
-
-func (e *env) feeds(args []string) error {
-	if len(args) == 0 || args[0] != "list" {
-		return usagef("feeds: want 'list'")
-	}
-	srcs, err := feeds.Load(e.cfg.FeedsFile)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tINTERVAL\tPUBLISHER\tLANG\tSTATE\tURL")
-	for _, s := range srcs {
-		iv := s.Interval
-		if iv == 0 {
-			iv = e.cfg.PollInterval
-		}
-		state := "enabled"
-		if s.Disabled {
-			state = "disabled"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, iv, s.Publisher, s.Language, state, s.URL)
-	}
-	return tw.Flush()
 }
 
 func (e *env) alerts(args []string) error {

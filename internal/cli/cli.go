@@ -34,6 +34,9 @@ usage: vigil <command> [flags]
   inventory validate FILE        check an inventory CSV, row by row
   inventory apply --tenant ID FILE   store a tenant's inventory (running matchers pick it up)
   feeds list                     list the feed sources
+  feeds check [NAME]             fetch each source once: status, items, parse errors, timing
+  ingest backfill --source NAME --since YYYY-MM-DD
+                                 publish what a source holds since a date (first install)
   parse [--format auto|rss|csaf|kev|cve5|nvd] [--source NAME] FILE|- ...
                                  print advisories as JSON lines
   alerts [--tenant ID] [--since 24h] [--format table|json]   alert history from ClickHouse
@@ -77,6 +80,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"feeds":     e.feeds,
 		"alerts":    e.alerts,
 		"parse":     e.parse,
+		"ingest":    e.ingestCmd,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -16,6 +16,7 @@ func setEnv(t *testing.T) string {
 	t.Setenv("VIGIL_DATA_DIR", dir)
 	t.Setenv("VIGIL_NATS_LISTEN", "127.0.0.1:1") // nothing runs there: commands use the data dir
 	t.Setenv("VIGIL_LOG_LEVEL", "warn")
+	t.Setenv("VIGIL_METRICS_ADDR", "")
 	return dir
 }
 
@@ -117,5 +118,29 @@ func TestRunStopsCleanlyOnSignal(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not stop within 30s")
+	}
+}
+
+func TestParseCommand(t *testing.T) {
+	setEnv(t)
+	ctx := context.Background()
+	code, out, errs := vigil(t, ctx, "parse", "../../feeds/csaf/testdata/infusion-pump.json", "../../feeds/kev/testdata/catalog.json", "../../feeds/rss/testdata/truncated.rss.xml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], `"id":"VHC-2026-0042"`) || !strings.Contains(lines[0], `"cvss_version":"3.1"`) {
+		t.Fatalf("output:\n%s", out)
+	}
+	// The truncated feed and the bad KEV entry are reported with their file.
+	if !strings.Contains(errs, "truncated.rss.xml: feed rss: parse") || !strings.Contains(errs, "catalog.json: kev kev: vulnerabilities[2]") {
+		t.Fatalf("stderr:\n%s", errs)
+	}
+	code, _, errs = vigil(t, ctx, "parse", "../../feeds/rss/testdata/truncated.rss.xml")
+	if code != 1 || !strings.Contains(errs, "nothing parsed") {
+		t.Fatalf("nothing parsable: exit %d %q", code, errs)
+	}
+	if code, _, _ = vigil(t, ctx, "parse", "--format", "docx", "x"); code != 2 {
+		t.Fatalf("bad format: exit %d", code)
 	}
 }

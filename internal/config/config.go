@@ -34,6 +34,9 @@ type Config struct {
 	PollInterval time.Duration `envconfig:"POLL_INTERVAL" default:"5m" desc:"default feed poll interval"`
 	HTTPTimeout  time.Duration `envconfig:"HTTP_TIMEOUT" default:"30s" desc:"timeout of one feed request"`
 	MaxFeedBytes int64         `envconfig:"MAX_FEED_BYTES" default:"20971520" desc:"largest feed body accepted"`
+	HostInterval time.Duration `envconfig:"HOST_INTERVAL" default:"1s" desc:"least time between two requests to one host"`
+	NVDAPIKey    string        `envconfig:"NVD_API_KEY" secret:"true" desc:"NVD API key (higher rate limit)"`
+	MetricsAddr  string        `envconfig:"METRICS_ADDR" default:"127.0.0.1:9464" desc:"Prometheus /metrics listen address; empty disables"`
 
 	ClickHouseAddr     string        `envconfig:"CLICKHOUSE_ADDR" default:"127.0.0.1:9000" desc:"ClickHouse native protocol address"`
 	ClickHouseDatabase string        `envconfig:"CLICKHOUSE_DATABASE" default:"vigil" desc:"ClickHouse database"`
@@ -84,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxFeedBytes < 1024 {
 		bad("MAX_FEED_BYTES", "%d is below 1024", c.MaxFeedBytes)
+	}
+	if c.HostInterval < 0 {
+		bad("HOST_INTERVAL", "%s is negative", c.HostInterval)
 	}
 	if c.StoreBatchSize < 1 {
 		bad("STORE_BATCH_SIZE", "%d is below 1", c.StoreBatchSize)

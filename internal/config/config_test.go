@@ -47,6 +47,7 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	t.Setenv("VIGIL_SLACK_TOKEN", "xoxb-very-secret-token")
 	t.Setenv("VIGIL_SMTP_PASSWORD", "hunter2-smtp")
 	t.Setenv("VIGIL_CLICKHOUSE_PASSWORD", "ch-pass-123")
+	t.Setenv("VIGIL_NVD_API_KEY", "nvd-key-456")
 	t.Setenv("VIGIL_SMTP_HOST", "mail.example-hospital.org")
 	c, err := Load()
 	if err != nil {
@@ -57,16 +58,16 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, s := range []string{"xoxb-very-secret-token", "hunter2-smtp", "ch-pass-123"} {
+	for _, s := range []string{"xoxb-very-secret-token", "hunter2-smtp", "ch-pass-123", "nvd-key-456"} {
 		if strings.Contains(out, s) {
 			t.Fatalf("config output leaks %q:\n%s", s, out)
 		}
 	}
-	if !strings.Contains(out, "mail.example-hospital.org") || strings.Count(out, Redacted) != 3 {
-		t.Fatalf("expected the host shown and three redacted secrets:\n%s", out)
+	if !strings.Contains(out, "mail.example-hospital.org") || strings.Count(out, Redacted) != 4 {
+		t.Fatalf("expected the host shown and four redacted secrets:\n%s", out)
 	}
-	if got := len(c.Secrets()); got != 3 {
-		t.Fatalf("Secrets() = %d values, want 3", got)
+	if got := len(c.Secrets()); got != 4 {
+		t.Fatalf("Secrets() = %d values, want 4", got)
 	}
 }
 

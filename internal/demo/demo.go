@@ -129,6 +129,7 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 	cfg.SMTPUser, cfg.SMTPPassword, cfg.SMTPFrom = smtpSrv.User, smtpSrv.Password, "vigil@st-example-hospital.org"
 	cfg.ClickHouseAddr = chAddr
 	cfg.PollInterval = 2 * time.Second
+	cfg.MetricsAddr = "" // a running `vigil run` may hold the default port
 	cfg.StoreFlushInterval = 200 * time.Millisecond
 
 	b, err := bus.Open(ctx, bus.Options{DataDir: dir, Listen: "127.0.0.1:-1", MaxAge: cfg.StreamMaxAge,

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/feeds"
@@ -102,6 +105,14 @@ func Run(ctx context.Context, cfg config.Config, roles []string, b *bus.Bus, dep
 		return err
 	}
 	redact := notify.NewRedactor(cfg.Secrets()...)
+	metrics := ingest.NewMetrics()
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(ctx, cfg.MetricsAddr, metrics, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	runners := map[string]func(context.Context) error{}
 	for _, role := range roles {
 		l := log.With("role", role)
@@ -113,7 +124,8 @@ func Run(ctx context.Context, cfg config.Config, roles []string, b *bus.Bus, dep
 					return err
 				}
 			}
-			o := ingest.Options{Interval: cfg.PollInterval, Timeout: cfg.HTTPTimeout, MaxBytes: cfg.MaxFeedBytes}
+			o := ingest.Options{Interval: cfg.PollInterval, Timeout: cfg.HTTPTimeout, MaxBytes: cfg.MaxFeedBytes,
+				NVDAPIKey: cfg.NVDAPIKey, Limiter: NewHostLimiter(cfg), Metrics: metrics}
 			runners[role] = func(ctx context.Context) error { return ingest.Run(ctx, srcs, b, o, l) }
 		case "enrich":
 			e := enrich.New(vendors)
@@ -155,4 +167,33 @@ func Run(ctx context.Context, cfg config.Config, roles []string, b *bus.Bus, dep
 	log.Info("vigil running", "roles", strings.Join(roles, ","), "nats", b.ClientURL())
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// NewHostLimiter spaces requests per host; NVD asks for at most 5 requests
+// per 30 s without an API key and 50 with one.
+func NewHostLimiter(cfg config.Config) *ingest.HostLimiter {
+	l := ingest.NewHostLimiter(cfg.HostInterval, 2)
+	if cfg.NVDAPIKey == "" {
+		l.Set("services.nvd.nist.gov", 6*time.Second)
+	} else {
+		l.Set("services.nvd.nist.gov", 600*time.Millisecond)
+	}
+	return l
+}
+
+func serveMetrics(ctx context.Context, addr string, m *ingest.Metrics, log *slog.Logger) (func(), error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen %s: %w (set VIGIL_METRICS_ADDR, or empty to disable)", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	log.Info("metrics", "url", "http://"+l.Addr().String()+"/metrics")
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
 }

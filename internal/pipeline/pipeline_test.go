@@ -94,6 +94,7 @@ func setup(t *testing.T, smtpPass, token string) *env {
 		t.Fatal(err)
 	}
 	cfg.PollInterval = time.Second
+	cfg.MetricsAddr = ""
 	cfg.ClickHouseAddr, cfg.ClickHouseDatabase = addr, database
 	cfg.StoreBatchSize, cfg.StoreFlushInterval = 100, 100*time.Millisecond
 	cfg.SlackToken, cfg.SlackAPIURL = token, e.slack.URL
