@@ -168,3 +168,26 @@ func TestBackoffIsCapped(t *testing.T) {
 		t.Fatal("backoff not exponential with a 1h cap")
 	}
 }
+
+func TestBadItemGoesToDeadLettersWithItsBytes(t *testing.T) {
+	body, err := os.ReadFile("../feeds/kev/testdata/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	defer srv.Close()
+	b := testenv.NATS(t)
+	src := feeds.Source{Name: "kev-test", Kind: feeds.KindKEV, URL: srv.URL, Internal: true}
+	res, err := NewPoller(src, b, Options{Timeout: 2 * time.Second, MaxBytes: 1 << 20}, testenv.Logger(t)).Poll(context.Background())
+	if err != nil || res.Published != 2 || len(res.ItemErrors) != 1 {
+		t.Fatalf("poll %+v %v", res, err)
+	}
+	s, _ := b.JS.Stream(context.Background(), bus.StreamDeadLetters)
+	m, err := s.GetLastMsgForSubject(context.Background(), bus.DeadLetter("ingest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(m.Data), "not-a-cve") || !strings.Contains(m.Header.Get(bus.HeaderError), "vulnerabilities[2]") {
+		t.Fatalf("dead letter %s / %v", m.Data, m.Header)
+	}
+}

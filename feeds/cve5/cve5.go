@@ -83,7 +83,11 @@ type ItemError struct {
 	Source string
 	Index  int
 	Err    error
+	raw    []byte
 }
+
+// Raw is the item as the source wrote it (re-encoded), for the dead letters.
+func (e *ItemError) Raw() []byte { return e.raw }
 
 func (e *ItemError) Error() string {
 	return fmt.Sprintf("cve5 %s: record %d: %v", e.Source, e.Index, e.Err)
@@ -115,7 +119,8 @@ func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, 
 			if len(recs) == 1 {
 				return nil, nil, fmt.Errorf("cve5 %s: %w", source, err)
 			}
-			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err})
+			raw, _ := json.Marshal(r)
+			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err, raw: raw})
 			continue
 		}
 		out = append(out, a)

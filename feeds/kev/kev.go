@@ -3,6 +3,7 @@
 package kev
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -44,7 +45,11 @@ type ItemError struct {
 	Source string
 	Index  int
 	Err    error
+	raw    []byte
 }
+
+// Raw is the item as the source wrote it (re-encoded), for the dead letters.
+func (e *ItemError) Raw() []byte { return e.raw }
 
 func (e *ItemError) Error() string {
 	return fmt.Sprintf("kev %s: vulnerabilities[%d]: %v", e.Source, e.Index, e.Err)
@@ -65,7 +70,8 @@ func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, 
 	for i, e := range c.Vulnerabilities {
 		a, err := convert(source, e, fetched)
 		if err != nil {
-			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err})
+			raw, _ := json.Marshal(e)
+			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err, raw: raw})
 			continue
 		}
 		out = append(out, a)

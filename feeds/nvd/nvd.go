@@ -3,6 +3,7 @@
 package nvd
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -95,7 +96,11 @@ type ItemError struct {
 	Source string
 	Index  int
 	Err    error
+	raw    []byte
 }
+
+// Raw is the item as the source wrote it (re-encoded), for the dead letters.
+func (e *ItemError) Raw() []byte { return e.raw }
 
 func (e *ItemError) Error() string {
 	return fmt.Sprintf("nvd %s: vulnerabilities[%d]: %v", e.Source, e.Index, e.Err)
@@ -117,7 +122,8 @@ func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, 
 	for i, v := range r.Vulnerabilities {
 		a, err := convert(source, v.CVE, fetched)
 		if err != nil {
-			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err})
+			raw, _ := json.Marshal(v.CVE)
+			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err, raw: raw})
 			continue
 		}
 		out = append(out, a)

@@ -4,6 +4,7 @@ package rss
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -24,7 +25,11 @@ type ItemError struct {
 	Source string
 	Index  int // 1-based position of the item in the feed
 	Err    error
+	raw    []byte
 }
+
+// Raw is the item as parsed (JSON-encoded), for the dead letters.
+func (e *ItemError) Raw() []byte { return e.raw }
 
 func (e *ItemError) Error() string {
 	return fmt.Sprintf("feed %s: item %d: %v", e.Source, e.Index, e.Err)
@@ -56,7 +61,8 @@ func Parse(source string, r io.Reader, fetched time.Time) ([]advisory.Advisory, 
 		}
 		a, err := fromItem(source, it, fetched)
 		if err != nil {
-			itemErr = append(itemErr, &ItemError{Source: source, Index: i + 1, Err: err})
+			raw, _ := json.Marshal(it)
+			itemErr = append(itemErr, &ItemError{Source: source, Index: i + 1, Err: err, raw: raw})
 			continue
 		}
 		out = append(out, a)
