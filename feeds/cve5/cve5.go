@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/feeds/internal/itemerr"
 	"github.com/vigilhealth/vigil/feeds/internal/jsonpos"
 )
 
@@ -78,22 +79,6 @@ var (
 	ErrNoVersion = errors.New("no lastModified/dateUpdated/datePublished")
 )
 
-// ItemError is one record of an array that could not be used.
-type ItemError struct {
-	Source string
-	Index  int
-	Err    error
-	raw    []byte
-}
-
-// Raw is the item as the source wrote it (re-encoded), for the dead letters.
-func (e *ItemError) Raw() []byte { return e.raw }
-
-func (e *ItemError) Error() string {
-	return fmt.Sprintf("cve5 %s: record %d: %v", e.Source, e.Index, e.Err)
-}
-func (e *ItemError) Unwrap() error { return e.Err }
-
 // Parse reads a record, or an array of records, published by source.
 func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, []error, error) {
 	var recs []Record
@@ -119,8 +104,7 @@ func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, 
 			if len(recs) == 1 {
 				return nil, nil, fmt.Errorf("cve5 %s: %w", source, err)
 			}
-			raw, _ := json.Marshal(r)
-			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err, raw: raw})
+			itemErrs = append(itemErrs, itemerr.New("cve5", source, fmt.Sprintf("record %d", i), err, r))
 			continue
 		}
 		out = append(out, a)

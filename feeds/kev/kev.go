@@ -3,13 +3,13 @@
 package kev
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/feeds/internal/itemerr"
 	"github.com/vigilhealth/vigil/feeds/internal/jsonpos"
 )
 
@@ -40,22 +40,6 @@ type Entry struct {
 // ErrNotKEV means the JSON is not the KEV catalogue.
 var ErrNotKEV = errors.New("not a KEV catalogue (no catalogVersion and vulnerabilities)")
 
-// ItemError is one entry that could not be used; the others are unaffected.
-type ItemError struct {
-	Source string
-	Index  int
-	Err    error
-	raw    []byte
-}
-
-// Raw is the item as the source wrote it (re-encoded), for the dead letters.
-func (e *ItemError) Raw() []byte { return e.raw }
-
-func (e *ItemError) Error() string {
-	return fmt.Sprintf("kev %s: vulnerabilities[%d]: %v", e.Source, e.Index, e.Err)
-}
-func (e *ItemError) Unwrap() error { return e.Err }
-
 // Parse reads the catalogue published by source.
 func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, []error, error) {
 	var c Catalog
@@ -70,8 +54,7 @@ func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, 
 	for i, e := range c.Vulnerabilities {
 		a, err := convert(source, e, fetched)
 		if err != nil {
-			raw, _ := json.Marshal(e)
-			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err, raw: raw})
+			itemErrs = append(itemErrs, itemerr.New("kev", source, fmt.Sprintf("vulnerabilities[%d]", i), err, e))
 			continue
 		}
 		out = append(out, a)

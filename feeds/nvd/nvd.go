@@ -3,7 +3,6 @@
 package nvd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/feeds/internal/itemerr"
 	"github.com/vigilhealth/vigil/feeds/internal/jsonpos"
 )
 
@@ -91,22 +91,6 @@ func (p Page) Next() int {
 // ErrNotNVD means the JSON is not an NVD CVE API 2.0 response.
 var ErrNotNVD = errors.New("not an NVD CVE API 2.0 response (format NVD_CVE)")
 
-// ItemError is one CVE that could not be used.
-type ItemError struct {
-	Source string
-	Index  int
-	Err    error
-	raw    []byte
-}
-
-// Raw is the item as the source wrote it (re-encoded), for the dead letters.
-func (e *ItemError) Raw() []byte { return e.raw }
-
-func (e *ItemError) Error() string {
-	return fmt.Sprintf("nvd %s: vulnerabilities[%d]: %v", e.Source, e.Index, e.Err)
-}
-func (e *ItemError) Unwrap() error { return e.Err }
-
 // Parse reads one API response from source.
 func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, Page, []error, error) {
 	var r Response
@@ -122,8 +106,7 @@ func Parse(source string, data []byte, fetched time.Time) ([]advisory.Advisory, 
 	for i, v := range r.Vulnerabilities {
 		a, err := convert(source, v.CVE, fetched)
 		if err != nil {
-			raw, _ := json.Marshal(v.CVE)
-			itemErrs = append(itemErrs, &ItemError{Source: source, Index: i, Err: err, raw: raw})
+			itemErrs = append(itemErrs, itemerr.New("nvd", source, fmt.Sprintf("vulnerabilities[%d]", i), err, v.CVE))
 			continue
 		}
 		out = append(out, a)

@@ -4,7 +4,6 @@ package rss
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -17,24 +16,8 @@ import (
 	ext "github.com/mmcdole/gofeed/extensions"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/feeds/internal/itemerr"
 )
-
-// ItemError is a feed item that could not become an advisory; the other
-// items are unaffected.
-type ItemError struct {
-	Source string
-	Index  int // 1-based position of the item in the feed
-	Err    error
-	raw    []byte
-}
-
-// Raw is the item as parsed (JSON-encoded), for the dead letters.
-func (e *ItemError) Raw() []byte { return e.raw }
-
-func (e *ItemError) Error() string {
-	return fmt.Sprintf("feed %s: item %d: %v", e.Source, e.Index, e.Err)
-}
-func (e *ItemError) Unwrap() error { return e.Err }
 
 // ErrNoItemIdentity means an item had no guid, link or title to identify it.
 var ErrNoItemIdentity = errors.New("item has no guid, link or title")
@@ -61,8 +44,7 @@ func Parse(source string, r io.Reader, fetched time.Time) ([]advisory.Advisory, 
 		}
 		a, err := fromItem(source, it, fetched)
 		if err != nil {
-			raw, _ := json.Marshal(it)
-			itemErr = append(itemErr, &ItemError{Source: source, Index: i + 1, Err: err, raw: raw})
+			itemErr = append(itemErr, itemerr.New("feed", source, fmt.Sprintf("item %d", i+1), err, it))
 			continue
 		}
 		out = append(out, a)
