@@ -34,8 +34,7 @@ func NewClient(timeout time.Duration, internal bool) *http.Client {
 			if err != nil {
 				return err
 			}
-			ip := net.ParseIP(host)
-			if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() {
+			if ip := net.ParseIP(host); ip == nil || blocked(ip) {
 				return fmt.Errorf("%s: %w", host, ErrBlockedAddress)
 			}
 			return nil
@@ -50,6 +49,9 @@ func NewClient(timeout time.Duration, internal bool) *http.Client {
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
 				return fmt.Errorf("stopped after %d redirects", len(via))
+			}
+			if !internal {
+				return redirectAllowed(req)
 			}
 			return nil
 		},
@@ -78,4 +80,30 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+func blocked(ip net.IP) bool {
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()
+}
+
+// redirectAllowed refuses a redirect whose host is, or resolves to, a
+// blocked address; the dialer checks again what is actually dialled.
+func redirectAllowed(req *http.Request) error {
+	host := req.URL.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		if blocked(ip) {
+			return fmt.Errorf("redirect to %s: %w", host, ErrBlockedAddress)
+		}
+		return nil
+	}
+	addrs, err := net.DefaultResolver.LookupIPAddr(req.Context(), host)
+	if err != nil {
+		return fmt.Errorf("redirect to %s: %w", host, err)
+	}
+	for _, a := range addrs {
+		if blocked(a.IP) {
+			return fmt.Errorf("redirect to %s (%s): %w", host, a.IP, ErrBlockedAddress)
+		}
+	}
+	return nil
 }

@@ -191,3 +191,25 @@ func TestBadItemGoesToDeadLettersWithItsBytes(t *testing.T) {
 		t.Fatalf("dead letter %s / %v", m.Data, m.Header)
 	}
 }
+
+// TestRedirectToInternalAddressRefused plays a public feed server (the
+// dialer is told to let its first hop through) that redirects to loopback
+// and to the cloud metadata address.
+func TestRedirectToInternalAddressRefused(t *testing.T) {
+	for _, target := range []string{"http://127.0.0.1:1/feed", "http://169.254.169.254/latest/meta-data/", "http://localhost/feed"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target, http.StatusFound)
+		}))
+		c := NewClient(2*time.Second, false)
+		tr := http.DefaultTransport.(*http.Transport).Clone() // dials anything: stands for the public first hop
+		c.Transport = userAgent{tr}
+		resp, err := c.Get(srv.URL)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		srv.Close()
+		if !errors.Is(err, ErrBlockedAddress) {
+			t.Errorf("redirect to %s: err %v, want ErrBlockedAddress", target, err)
+		}
+	}
+}
