@@ -140,17 +140,45 @@ func NormalizeTLP(label string) TLP {
 
 // Enrichment is what the enrich stage adds to an advisory.
 type Enrichment struct {
-	// Vendors are canonical vendor ids, each with the text that named it.
-	Vendors    []VendorRef `json:"vendors"`
-	EnrichedAt time.Time   `json:"enriched_at"`
+	// Vendors are canonical vendors, each with the text that named it; the
+	// first is the advisory's main vendor (VendorID).
+	Vendors  []VendorRef `json:"vendors"`
+	VendorID string      `json:"vendor_id,omitempty"`
+	// ProductKeys are "vendor-id/normalised product" for every product
+	// the advisory names, from structured fields or, failing those, text.
+	ProductKeys   []string   `json:"product_keys"`
+	Categories    []Category `json:"categories"`
+	Relevance     Relevance  `json:"relevance"`
+	PatientSafety bool       `json:"patient_safety"`
+	SafetyReasons []string   `json:"patient_safety_reasons,omitempty"`
+	// ClusterID groups the advisories of every source about one
+	// vulnerability (shared CVE ids, or one referencing another).
+	ClusterID    string    `json:"cluster_id"`
+	KEVDateAdded string    `json:"kev_date_added,omitempty"`
+	Notes        []string  `json:"notes,omitempty"` // e.g. a CVSS score that disagrees with its vector
+	EnrichedAt   time.Time `json:"enriched_at"`
 }
 
 // VendorRef records a canonical vendor and the spelling it was found under.
 type VendorRef struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
+	Kind      string `json:"kind"`
 	MatchedAs string `json:"matched_as"`
 	Field     string `json:"field"`
+	Former    bool   `json:"former,omitempty"` // matched a former name or acquired company
+}
+
+// Category is a device category with the reason it was assigned.
+type Category struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// Relevance is how much an advisory matters to a hospital, 0-100.
+type Relevance struct {
+	Score   int      `json:"score"`
+	Reasons []string `json:"reasons"`
 }
 
 // Key is the advisory's identity across revisions: "source/id".

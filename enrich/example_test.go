@@ -8,12 +8,13 @@ import (
 
 func ExampleVendors_Resolve() {
 	v := enrich.MustLoadVendors()
-	for _, name := range []string{"General Electric Healthcare", "B. Braun Melsungen AG", "Draeger"} {
-		vendor, _, _ := v.Resolve(name)
-		fmt.Println(vendor.ID)
+	for _, name := range []string{"General Electric Healthcare", "B. Braun Melsungen AG", "Draeger", "Welch Allyn"} {
+		r, _ := v.Resolve(name)
+		fmt.Println(r.Vendor.ID, r.Former)
 	}
 	// Output:
-	// ge-healthcare
-	// b-braun
-	// draeger
+	// ge-healthcare false
+	// b-braun false
+	// draeger false
+	// baxter true
 }

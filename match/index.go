@@ -35,14 +35,15 @@ func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[strin
 	for _, t := range tenants {
 		ix.tenants[t.ID] = t
 		for _, a := range inventories[t.ID] {
-			v, alias, ok := vendors.Resolve(a.Vendor)
+			r, ok := vendors.Resolve(a.Vendor)
 			if !ok {
 				ix.Unresolved[t.ID] = append(ix.Unresolved[t.ID], a.ID)
 				continue
 			}
+			v := *r.Vendor
 			ix.byVendor[v.ID] = append(ix.byVendor[v.ID], indexed{
-				tenant: t.ID, asset: a, vendor: v, vendorAlias: alias,
-				product: stripVendor(enrich.Normalize(a.Product), v), model: enrich.Normalize(a.Model),
+				tenant: t.ID, asset: a, vendor: v, vendorAlias: r.Alias,
+				product: vendors.NormalizeProduct(a.Product, r.Vendor), model: enrich.Normalize(a.Model),
 			})
 			ix.assets++
 		}
@@ -55,18 +56,6 @@ func (ix *Index) Assets() int { return ix.assets }
 
 // Tenants is the number of tenants.
 func (ix *Index) Tenants() int { return len(ix.tenants) }
-
-// stripVendor removes a leading vendor name from a product ("Philips
-// IntelliVue MX40" -> "intellivue mx40").
-func stripVendor(product string, v enrich.Vendor) string {
-	for _, a := range append([]string{v.Name}, v.Aliases...) {
-		n := enrich.Normalize(a)
-		if strings.HasPrefix(product, n+" ") {
-			return strings.TrimPrefix(product, n+" ")
-		}
-	}
-	return product
-}
 
 // Match returns one alert per tenant whose assets the advisory affects.
 func (ix *Index) Match(adv *advisory.Advisory) []Alert {

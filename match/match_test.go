@@ -1,6 +1,7 @@
 package match
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -68,7 +69,10 @@ func demoIndex(t *testing.T) *Index {
 }
 
 func enriched(title, summary string) *advisory.Advisory {
-	a := enrich.New(enrich.MustLoadVendors()).Enrich(advisory.Advisory{Source: "test", ID: title, Revision: "1", Title: title, Summary: summary})
+	a, _, err := enrich.New(enrich.MustLoadVendors(), nil).Enrich(context.Background(), advisory.Advisory{Source: "test", ID: title, Revision: "1", Title: title, Summary: summary})
+	if err != nil {
+		panic(err)
+	}
 	return &a
 }
 

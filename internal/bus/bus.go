@@ -38,6 +38,10 @@ type Bus struct {
 	Seen        jetstream.KeyValue
 	Tenants     jetstream.KeyValue
 	Delivered   jetstream.KeyValue
+	KEV         jetstream.KeyValue
+	Clusters    jetstream.KeyValue
+	Advisories  jetstream.KeyValue
+	CVEIndex    jetstream.KeyValue
 	Inventories jetstream.ObjectStore
 }
 
@@ -114,6 +118,10 @@ func (b *Bus) ensure(ctx context.Context) error {
 		{BucketSeen, &b.Seen, 0},
 		{BucketTenants, &b.Tenants, 0},
 		{BucketDeliveries, &b.Delivered, b.opts.MaxAge},
+		{BucketKEV, &b.KEV, 0},
+		{BucketClusters, &b.Clusters, 0},
+		{BucketAdvisories, &b.Advisories, 0},
+		{BucketCVEIndex, &b.CVEIndex, 0},
 	}
 	for _, k := range kvs {
 		kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: k.name, TTL: k.ttl, Storage: jetstream.FileStorage})

@@ -25,6 +25,10 @@ const (
 	BucketSeen       = "vigil_seen"       // last revision published per advisory
 	BucketTenants    = "vigil_tenants"    // tenant definitions
 	BucketDeliveries = "vigil_deliveries" // delivery keys confirmed by a channel
+	BucketKEV        = "vigil_kev"        // CVE -> date added to CISA KEV
+	BucketClusters   = "vigil_clusters"   // CVE / URL -> vulnerability cluster id
+	BucketAdvisories = "vigil_advisories" // latest raw revision of each advisory
+	BucketCVEIndex   = "vigil_cve_index"  // CVE -> advisory keys
 	StoreInventories = "vigil_inventories"
 )
 

@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg config.Config, roles []string, b *bus.Bus, dep
 				NVDAPIKey: cfg.NVDAPIKey, Limiter: NewHostLimiter(cfg), Metrics: metrics}
 			runners[role] = func(ctx context.Context) error { return ingest.Run(ctx, srcs, b, o, l) }
 		case "enrich":
-			e := enrich.New(vendors)
+			e := enrich.New(vendors, &enrich.KVState{KEVBucket: b.KEV, Clusters: b.Clusters, Advisories: b.Advisories, CVEIndex: b.CVEIndex})
 			runners[role] = func(ctx context.Context) error { return e.Run(ctx, b, l) }
 		case "match":
 			m := match.NewMatcher(b, vendors, l)
