@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -222,22 +221,65 @@ func ContentRevision(parts ...string) string {
 	return "h" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-var cveRE = regexp.MustCompile(`(?i)\bCVE-(\d{4})-(\d{4,7})\b`)
-
-// ExtractCVEs returns the distinct CVE ids in the text, upper-cased and sorted.
+// ExtractCVEs returns the distinct CVE ids in the texts, upper-cased and
+// sorted. It scans by hand: it runs on every advisory's text.
 func ExtractCVEs(texts ...string) []string {
-	seen := map[string]bool{}
+	var out []string
 	for _, t := range texts {
-		for _, m := range cveRE.FindAllStringSubmatch(t, -1) {
-			seen["CVE-"+m[1]+"-"+m[2]] = true
+		for i := 0; i+8 < len(t); i++ {
+			c := t[i]
+			if c != 'C' && c != 'c' {
+				continue
+			}
+			if i > 0 && isWordByte(t[i-1]) {
+				continue
+			}
+			if (t[i+1]|0x20) != 'v' || (t[i+2]|0x20) != 'e' || t[i+3] != '-' {
+				continue
+			}
+			j := i + 4
+			year := digits(t, j)
+			if year != 4 || j+4 >= len(t) || t[j+4] != '-' {
+				continue
+			}
+			seq := digits(t, j+5)
+			end := j + 5 + seq
+			if seq < 4 || seq > 7 || (end < len(t) && isWordByte(t[end])) {
+				continue
+			}
+			id := "CVE-" + t[j:end]
+			if !containsString(out, id) {
+				out = append(out, id)
+			}
+			i = end - 1
 		}
 	}
-	out := make([]string, 0, len(seen))
-	for id := range seen {
-		out = append(out, id)
+	if out == nil {
+		return []string{}
 	}
 	sort.Strings(out)
 	return out
+}
+
+func digits(s string, from int) int {
+	n := 0
+	for from+n < len(s) && s[from+n] >= '0' && s[from+n] <= '9' {
+		n++
+	}
+	return n
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // MergeCVEs returns the sorted union of the lists.

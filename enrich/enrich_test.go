@@ -261,3 +261,14 @@ func TestClusters(t *testing.T) {
 		t.Fatalf("clusters csaf %s certfr %s nvd %s other %s", c, certfr.Enrichment.ClusterID, nvd.Enrichment.ClusterID, other.Enrichment.ClusterID)
 	}
 }
+
+// TestResolveDoesNotAllocate: vendor resolution is on the hot path of every
+// advisory and every inventory row.
+func TestResolveDoesNotAllocate(t *testing.T) {
+	v := MustLoadVendors()
+	for _, name := range []string{"GE Healthcare", "B. Braun Melsungen AG", "Dräger Medical GmbH", "unknown vendor"} {
+		if n := testing.AllocsPerRun(100, func() { v.Resolve(name) }); n != 0 {
+			t.Errorf("Resolve(%q) allocates %.0f times", name, n)
+		}
+	}
+}

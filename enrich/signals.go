@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -109,8 +108,6 @@ func containsWord(list []string, w string) bool {
 	return false
 }
 
-var icsmaRE = regexp.MustCompile(`(?i)\bICSMA-\d{2}-\d{3}-\d{2}`)
-
 // Relevance weights (documented; the score is capped at 100):
 //
 //	medical-device vendor                     40
@@ -187,11 +184,27 @@ func (e *Enricher) relevance(a *advisory.Advisory, sig signals) {
 	}
 }
 
+// icsmaID finds a CISA ICS medical advisory id, "ICSMA-24-151-01".
 func icsmaID(a *advisory.Advisory) string {
 	for _, s := range append([]string{a.ID, a.Title, a.URL}, a.References...) {
-		if m := icsmaRE.FindString(s); m != "" {
-			return strings.ToUpper(m)
+		for i := 0; i+15 <= len(s); i++ {
+			if (s[i]|0x20) != 'i' || !strings.EqualFold(s[i:i+6], "icsma-") {
+				continue
+			}
+			id := s[i+6 : i+15] // "24-151-01"
+			if shape(id, "dd-ddd-dd") {
+				return "ICSMA-" + id
+			}
 		}
 	}
 	return ""
+}
+
+func shape(s, pattern string) bool {
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == 'd' && (s[i] < '0' || s[i] > '9') || pattern[i] == '-' && s[i] != '-' {
+			return false
+		}
+	}
+	return true
 }

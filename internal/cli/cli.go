@@ -37,8 +37,8 @@ usage: vigil <command> [flags]
   feeds check [NAME]             fetch each source once: status, items, parse errors, timing
   ingest backfill --source NAME --since YYYY-MM-DD
                                  publish what a source holds since a date (first install)
-  parse [--format auto|rss|csaf|kev|cve5|nvd] [--source NAME] FILE|- ...
-                                 print advisories as JSON lines
+  parse [--format auto|rss|csaf|kev|cve5|nvd] [--source NAME] [--enrich] FILE|- ...
+                                 print advisories (with --enrich: enriched) as JSON lines
   alerts [--tenant ID] [--since 24h] [--format table|json]   alert history from ClickHouse
   version                        print the version
 

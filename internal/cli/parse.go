@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/feeds"
 )
 
@@ -17,6 +19,7 @@ func (e *env) parse(args []string) error {
 	fs := newFlags("parse")
 	format := fs.String("format", "auto", "auto, "+strings.Join(feeds.Formats, ", "))
 	source := fs.String("source", "", "source name to record (default: the format)")
+	enrichFlag := fs.Bool("enrich", false, "also enrich: vendor, products, categories, relevance, patient safety, cluster, KEV")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,6 +31,15 @@ func (e *env) parse(args []string) error {
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
+	var enricher *enrich.Enricher
+	if *enrichFlag {
+		vendors, err := enrich.LoadVendors()
+		if err != nil {
+			return err
+		}
+		// In memory: the files given share KEV entries and clusters.
+		enricher = enrich.New(vendors, enrich.NewMemState())
+	}
 	parsed, failed := 0, 0
 	for _, name := range fs.Args() {
 		var data []byte
@@ -61,7 +73,15 @@ func (e *env) parse(args []string) error {
 			fmt.Fprintf(e.stderr, "%s: %v\n", name, ie)
 		}
 		for _, a := range res.Advisories {
-			if err := enc.Encode(a); err != nil {
+			var out any = a
+			if enricher != nil {
+				en, _, err := enricher.Enrich(e.ctx, a)
+				if err != nil {
+					return err
+				}
+				out = enrichedView(en)
+			}
+			if err := enc.Encode(out); err != nil {
 				return err
 			}
 			parsed++
@@ -71,4 +91,21 @@ func (e *env) parse(args []string) error {
 		return fmt.Errorf("nothing parsed (%d of %d files failed)", failed, fs.NArg())
 	}
 	return nil
+}
+
+// enrichedView lifts the enrichment's main fields to the top level.
+type enrichedLine struct {
+	advisory.Advisory
+	VendorID      string              `json:"vendor_id"`
+	ProductKeys   []string            `json:"product_keys"`
+	Categories    []advisory.Category `json:"categories"`
+	Relevance     advisory.Relevance  `json:"relevance"`
+	PatientSafety bool                `json:"patient_safety"`
+	ClusterID     string              `json:"cluster_id"`
+}
+
+func enrichedView(a advisory.Advisory) enrichedLine {
+	en := a.Enrichment
+	return enrichedLine{Advisory: a, VendorID: en.VendorID, ProductKeys: en.ProductKeys, Categories: en.Categories,
+		Relevance: en.Relevance, PatientSafety: en.PatientSafety, ClusterID: en.ClusterID}
 }
