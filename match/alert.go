@@ -20,15 +20,24 @@ const (
 
 // Alert tells one tenant that one advisory affects some of its assets, and why.
 type Alert struct {
-	Schema     int          `json:"schema"`
-	ID         string       `json:"id"`
-	Tenant     string       `json:"tenant"`
-	Revision   string       `json:"revision"`
+	Schema int    `json:"schema"`
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	// Revision counts the alert's meaningful changes: "1", "2", ...
+	Revision  string `json:"revision"`
+	ClusterID string `json:"cluster_id"`
+	// Changes says what changed since the previous revision.
+	Changes    []string     `json:"changes,omitempty"`
 	Priority   string       `json:"priority"`
 	Confidence string       `json:"confidence"`
 	Advisory   AdvisoryRef  `json:"advisory"`
 	Assets     []AssetMatch `json:"assets"`
-	CreatedAt  time.Time    `json:"created_at"`
+	// Excluded are assets this advisory shows not affected (version outside
+	// its range); they overrule weaker evidence from other sources.
+	Excluded []string `json:"-"`
+	// FixAvailable: the advisory names a vendor fix.
+	FixAvailable bool      `json:"fix_available"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // AdvisoryRef is what an alert carries of its advisory.
@@ -54,10 +63,11 @@ type AssetMatch struct {
 	Reasons    []string `json:"reasons"`
 }
 
-// AlertID is stable per tenant and advisory, so a new revision of the
-// advisory updates the same alert.
-func AlertID(tenant, advisoryKey string) string {
-	h := sha256.Sum256([]byte(tenant + "\x00" + advisoryKey))
+// AlertID is stable per tenant and vulnerability cluster, so a new revision
+// of the advisory, or another source on the same cluster, updates the same
+// alert.
+func AlertID(tenant, cluster string) string {
+	h := sha256.Sum256([]byte(tenant + "\x00" + cluster))
 	return "A-" + hex.EncodeToString(h[:8])
 }
 

@@ -67,6 +67,7 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 	text := " " + enrich.Normalize(adv.Text()) + " "
 	bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
 	byTenant := map[string][]AssetMatch{}
+	excluded := map[string][]string{}
 	if adv.Enrichment == nil {
 		return nil
 	}
@@ -75,17 +76,24 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 			if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
 				continue
 			}
-			m, ok := matchAsset(c, vr, text, bound, hasBound)
-			if ok {
+			switch m, v := matchAsset(c, vr, text, bound, hasBound); v {
+			case verdictMatched:
 				byTenant[c.tenant] = append(byTenant[c.tenant], m)
+			case verdictExcluded:
+				excluded[c.tenant] = append(excluded[c.tenant], c.asset.ID)
 			}
+		}
+	}
+	for tenant := range excluded {
+		if _, ok := byTenant[tenant]; !ok {
+			byTenant[tenant] = nil // evidence that assets are not affected still counts
 		}
 	}
 	var alerts []Alert
 	for tenant, ms := range byTenant {
 		sort.Slice(ms, func(i, j int) bool { return ms[i].Asset.ID < ms[j].Asset.ID })
 		al := Alert{
-			Schema: AlertSchema, ID: AlertID(tenant, adv.Key()), Tenant: tenant, Revision: adv.Revision,
+			Schema: AlertSchema, ID: AlertID(tenant, clusterOf(adv)), Tenant: tenant, Revision: adv.Revision, ClusterID: clusterOf(adv),
 			Advisory: ref, Assets: ms, Priority: "P4", Confidence: Possible,
 		}
 		best := -1
@@ -97,6 +105,8 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 				al.Confidence = m.Confidence
 			}
 		}
+		al.FixAvailable = fixAvailable(adv)
+		al.Excluded = excluded[tenant]
 		alerts = append(alerts, al)
 	}
 	sort.Slice(alerts, func(i, j int) bool { return alerts[i].Tenant < alerts[j].Tenant })
@@ -105,7 +115,15 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 
 func rank(conf string) int { return map[string]int{Possible: 1, Probable: 2, Exact: 3}[conf] }
 
-func matchAsset(c indexed, vr advisory.VendorRef, text string, bound Bound, hasBound bool) (AssetMatch, bool) {
+type verdict int
+
+const (
+	verdictNone     verdict = iota
+	verdictMatched          // the asset is affected (or possibly affected)
+	verdictExcluded         // vendor and product match, the version is outside the range
+)
+
+func matchAsset(c indexed, vr advisory.VendorRef, text string, bound Bound, hasBound bool) (AssetMatch, verdict) {
 	vendorReason := fmt.Sprintf("vendor %q = %q (%s, in advisory %s)", c.asset.Vendor, vr.MatchedAs, c.vendor.ID, vr.Field)
 	var productReason string
 	byModel := false
@@ -116,7 +134,7 @@ func matchAsset(c indexed, vr advisory.VendorRef, text string, bound Bound, hasB
 		productReason = fmt.Sprintf("model %q in advisory text", c.asset.Model)
 		byModel = true
 	default:
-		return AssetMatch{}, false
+		return AssetMatch{}, verdictNone
 	}
 	m := AssetMatch{Asset: c.asset, Reasons: []string{vendorReason, productReason}}
 	switch {
@@ -137,7 +155,27 @@ func matchAsset(c indexed, vr advisory.VendorRef, text string, bound Bound, hasB
 		}
 		m.Reasons = append(m.Reasons, fmt.Sprintf("version %s %s %s (advisory: %q)", c.asset.Version, op, bound.Version, bound.Phrase))
 	default:
-		return AssetMatch{}, false // version is outside the affected range
+		return AssetMatch{}, verdictExcluded // version is outside the affected range
 	}
-	return m, true
+	return m, verdictMatched
+}
+
+// clusterOf is the vulnerability cluster an alert is about: one alert per
+// tenant and cluster, whichever source reports it.
+func clusterOf(adv *advisory.Advisory) string {
+	if adv.Enrichment != nil && adv.Enrichment.ClusterID != "" {
+		return adv.Enrichment.ClusterID
+	}
+	return adv.Key()
+}
+
+func fixAvailable(adv *advisory.Advisory) bool {
+	for _, v := range adv.Vulnerabilities {
+		for _, r := range v.Remediations {
+			if r.Category == "vendor_fix" {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -94,7 +94,8 @@ func TestMatchExplainsVersionComparison(t *testing.T) {
 			t.Errorf("reasons %q lack %q", reasons, want)
 		}
 	}
-	if a.Confidence != Exact || a.Priority != "P2" || a.ID != AlertID("st-example", "test/"+a.Advisory.ID) {
+	if a.Confidence != Exact || a.Priority != "P2" || a.ClusterID != "VC-CVE-2026-31001" || a.ID != AlertID("st-example", a.ClusterID) ||
+		len(a.Excluded) != 1 || a.Excluded[0] != "MON-ICU-02" {
 		t.Fatalf("alert %+v", a)
 	}
 }

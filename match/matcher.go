@@ -3,8 +3,10 @@ package match
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -76,12 +78,23 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	for i := range alerts {
 		a := &alerts[i]
 		a.CreatedAt = m.now().UTC()
+		changed, err := revise(ctx, m.bus.AlertState, a)
+		if errors.Is(err, errStateRace) {
+			return bus.Retry(err, 200*time.Millisecond)
+		}
+		if err != nil {
+			return bus.Retry(fmt.Errorf("match: alert state: %w", err), 2*time.Second)
+		}
+		if !changed {
+			m.log.Debug("alert unchanged", "tenant", a.Tenant, "alert", a.ID, "advisory", adv.Key())
+			continue
+		}
 		hdr := map[string]string{bus.HeaderTenant: a.Tenant, bus.HeaderSource: adv.Source}
 		if _, err := m.bus.Publish(ctx, bus.Alerts(a.Tenant), a.MsgID(), a, hdr); err != nil {
 			return bus.Retry(err, 2*time.Second)
 		}
-		m.log.Info("alert", "tenant", a.Tenant, "alert", a.ID, "priority", a.Priority,
-			"advisory", adv.Key(), "assets", len(a.Assets), "confidence", a.Confidence)
+		m.log.Info("alert", "tenant", a.Tenant, "alert", a.ID, "revision", a.Revision, "priority", a.Priority,
+			"advisory", adv.Key(), "assets", len(a.Assets), "confidence", a.Confidence, "changes", strings.Join(a.Changes, ", "))
 	}
 	return nil
 }

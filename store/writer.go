@@ -29,13 +29,13 @@ func Tables() []Table {
 	return []Table{
 		{
 			Name:    "advisories",
-			Columns: "source, id, revision, title, url, summary, published, updated, fetched_at, enriched_at, tlp, cves, vendors, kev, cvss_score, cvss_vector",
+			Columns: "source, id, revision, title, url, summary, published, updated, fetched_at, enriched_at, tlp, cves, vendors, kev, cvss_score, cvss_vector, vendor_id, categories, relevance, patient_safety, cluster_id",
 			Spec:    bus.ConsumerSpec{Stream: bus.StreamAdvisories, Durable: "store_advisories", Stage: "store", Filter: []string{bus.SubjectEnriched + ".>"}},
 			Row:     advisoryRow,
 		},
 		{
 			Name:    "alerts",
-			Columns: "tenant, alert_id, revision, priority, confidence, advisory_source, advisory_id, title, url, cves, kev, assets, asset_reasons, published, fetched_at, created_at",
+			Columns: "tenant, alert_id, revision, priority, confidence, advisory_source, advisory_id, title, url, cves, kev, assets, asset_reasons, published, fetched_at, created_at, cluster_id, changes",
 			Spec:    bus.ConsumerSpec{Stream: bus.StreamAlerts, Durable: "store_alerts", Stage: "store", Filter: []string{bus.SubjectAlerts + ".>"}},
 			Row:     alertRow,
 		},
@@ -59,12 +59,17 @@ func advisoryRow(data []byte) ([]any, error) {
 		s := float32(a.Severity.Score)
 		score, vector = &s, a.Severity.Vector
 	}
-	enriched := time.Time{}
-	if a.Enrichment != nil {
-		enriched = a.Enrichment.EnrichedAt
+	en := a.Enrichment
+	if en == nil {
+		en = &advisory.Enrichment{}
+	}
+	cats := make([]string, len(en.Categories))
+	for i, c := range en.Categories {
+		cats[i] = c.ID
 	}
 	return []any{a.Source, a.ID, a.Revision, a.Title, a.URL, a.Summary, clampTime(a.Published), clampTime(a.Updated),
-		clampTime(a.FetchedAt), clampTime(enriched), string(a.TLP), nonNil(a.CVEs), nonNil(a.VendorIDs()), b2u(a.KEV), score, vector}, nil
+		clampTime(a.FetchedAt), clampTime(en.EnrichedAt), string(a.TLP), nonNil(a.CVEs), nonNil(a.VendorIDs()), b2u(a.KEV), score, vector,
+		en.VendorID, cats, uint8(en.Relevance.Score), b2u(en.PatientSafety), en.ClusterID}, nil
 }
 
 func alertRow(data []byte) ([]any, error) {
@@ -78,7 +83,7 @@ func alertRow(data []byte) ([]any, error) {
 	}
 	return []any{a.Tenant, a.ID, a.Revision, a.Priority, a.Confidence, a.Advisory.Source, a.Advisory.ID, a.Advisory.Title,
 		a.Advisory.URL, nonNil(a.Advisory.CVEs), b2u(a.Advisory.KEV), nonNil(a.AssetIDs()), reasons,
-		clampTime(a.Advisory.Published), clampTime(a.Advisory.FetchedAt), clampTime(a.CreatedAt)}, nil
+		clampTime(a.Advisory.Published), clampTime(a.Advisory.FetchedAt), clampTime(a.CreatedAt), a.ClusterID, nonNil(a.Changes)}, nil
 }
 
 func deliveryRow(data []byte) ([]any, error) {

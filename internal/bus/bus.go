@@ -42,6 +42,7 @@ type Bus struct {
 	Clusters    jetstream.KeyValue
 	Advisories  jetstream.KeyValue
 	CVEIndex    jetstream.KeyValue
+	AlertState  jetstream.KeyValue
 	Inventories jetstream.ObjectStore
 }
 
@@ -122,6 +123,7 @@ func (b *Bus) ensure(ctx context.Context) error {
 		{BucketClusters, &b.Clusters, 0},
 		{BucketAdvisories, &b.Advisories, 0},
 		{BucketCVEIndex, &b.CVEIndex, 0},
+		{BucketAlerts, &b.AlertState, 0},
 	}
 	for _, k := range kvs {
 		kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: k.name, TTL: k.ttl, Storage: jetstream.FileStorage})

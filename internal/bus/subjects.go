@@ -21,14 +21,15 @@ const (
 
 // KV buckets and the object store.
 const (
-	BucketCursors    = "vigil_cursors"    // feed ETags, Last-Modified, last poll
-	BucketSeen       = "vigil_seen"       // last revision published per advisory
-	BucketTenants    = "vigil_tenants"    // tenant definitions
-	BucketDeliveries = "vigil_deliveries" // delivery keys confirmed by a channel
-	BucketKEV        = "vigil_kev"        // CVE -> date added to CISA KEV
-	BucketClusters   = "vigil_clusters"   // CVE / URL -> vulnerability cluster id
-	BucketAdvisories = "vigil_advisories" // latest raw revision of each advisory
-	BucketCVEIndex   = "vigil_cve_index"  // CVE -> advisory keys
+	BucketCursors    = "vigil_cursors"     // feed ETags, Last-Modified, last poll
+	BucketSeen       = "vigil_seen"        // last revision published per advisory
+	BucketTenants    = "vigil_tenants"     // tenant definitions
+	BucketDeliveries = "vigil_deliveries"  // delivery keys confirmed by a channel
+	BucketKEV        = "vigil_kev"         // CVE -> date added to CISA KEV
+	BucketClusters   = "vigil_clusters"    // CVE / URL -> vulnerability cluster id
+	BucketAdvisories = "vigil_advisories"  // latest raw revision of each advisory
+	BucketCVEIndex   = "vigil_cve_index"   // CVE -> advisory keys
+	BucketAlerts     = "vigil_alert_state" // tenant.alert -> revision and fingerprint
 	StoreInventories = "vigil_inventories"
 )
 

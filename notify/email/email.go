@@ -141,7 +141,11 @@ func (n *Notifier) Message(t match.Tenant, a *match.Alert) (*mail.Msg, error) {
 
 // Subject is the one-line subject of an alert email.
 func Subject(a *match.Alert) string {
-	return notify.SanitizeLine(fmt.Sprintf("[Vigil %s] %s (%d asset(s))", a.Priority, a.Advisory.Title, len(a.Assets)), 200)
+	kind := a.Priority
+	if a.Revision != "" && a.Revision != "1" {
+		kind += " update: " + strings.Join(a.Changes, ", ")
+	}
+	return notify.SanitizeLine(fmt.Sprintf("[Vigil %s] %s (%d asset(s))", kind, a.Advisory.Title, len(a.Assets)), 200)
 }
 
 func revisionToken(rev string) string {

@@ -50,7 +50,7 @@ func TestSendsMultipartOverSTARTTLSWithAuth(t *testing.T) {
 	if err != nil || !strings.HasPrefix(subj, "[Vigil P1] Infusion pump flaw") {
 		t.Fatalf("subject %q (%v)", subj, err)
 	}
-	if msg.Header.Get("Message-Id") != "<A-0123456789abcdef.2026-11-15T10-00-00Z@vigil>" {
+	if msg.Header.Get("Message-Id") != "<A-0123456789abcdef.1@vigil>" {
 		t.Fatalf("message id %q", msg.Header.Get("Message-Id"))
 	}
 	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))

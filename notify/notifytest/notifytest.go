@@ -14,7 +14,7 @@ const HostileTitle = "Infusion pump flaw <!channel> <@U0ADMIN> <https://evil.exa
 // Alert returns a P1 alert with two assets.
 func Alert(title string) *match.Alert {
 	return &match.Alert{
-		Schema: match.AlertSchema, ID: "A-0123456789abcdef", Tenant: "st-example", Revision: "2026-11-15T10:00:00Z",
+		Schema: match.AlertSchema, ID: "A-0123456789abcdef", Tenant: "st-example", Revision: "1",
 		Priority: "P1", Confidence: match.Exact,
 		Advisory: match.AdvisoryRef{
 			Source: "cisa-icsma", ID: "ICSMA-26-001-01", Revision: "2026-11-15T10:00:00Z", Title: title,

@@ -112,6 +112,9 @@ func Render(a *match.Alert) ([]slack.Block, string) {
 	if a.Advisory.KEV {
 		meta += " · :rotating_light: *known exploited (KEV)*"
 	}
+	if a.Revision != "" && a.Revision != "1" {
+		meta = fmt.Sprintf("*Update %s:* %s\n", Escape(a.Revision), Escape(strings.Join(a.Changes, "; "))) + meta
+	}
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, meta, false, false), nil, nil))
 	var assets strings.Builder
 	fmt.Fprintf(&assets, "*Affected assets (%d):*\n", len(a.Assets))

@@ -1,0 +1,200 @@
+package match
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vigilhealth/vigil/advisory"
+)
+
+// alertState is what the matcher remembers of an alert: the evidence of
+// every source on the cluster, and the summary last published.
+type alertState struct {
+	Revision    int                       `json:"revision"`
+	Fingerprint string                    `json:"fingerprint"`
+	Sources     map[string]sourceEvidence `json:"sources"`
+	Summary     summary                   `json:"summary"`
+}
+
+// sourceEvidence is what one advisory says about the tenant's assets.
+type sourceEvidence struct {
+	Matches  []AssetMatch       `json:"matches"`
+	Excluded []string           `json:"excluded,omitempty"`
+	KEV      bool               `json:"kev"`
+	Severity *advisory.Severity `json:"severity,omitempty"`
+	Fixed    bool               `json:"fixed"`
+}
+
+type summary struct {
+	Assets   []string `json:"assets"`
+	KEV      bool     `json:"kev"`
+	Priority string   `json:"priority"`
+	Score    float64  `json:"score"`
+	Fixed    bool     `json:"fixed"`
+}
+
+// merge combines the sources: each asset keeps its strongest match; an
+// asset shown outside the affected range by one source is dropped unless
+// another source matches it exactly; KEV, fix and severity come from any
+// source.
+func merge(sources map[string]sourceEvidence) ([]AssetMatch, bool, *advisory.Severity, bool) {
+	best := map[string]AssetMatch{}
+	excluded := map[string]bool{}
+	var kev, fixed bool
+	var sev *advisory.Severity
+	keys := make([]string, 0, len(sources))
+	for k := range sources {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic choice between equal matches
+	for _, k := range keys {
+		ev := sources[k]
+		kev = kev || ev.KEV
+		fixed = fixed || ev.Fixed
+		if ev.Severity != nil && (sev == nil || ev.Severity.Score > sev.Score) {
+			sev = ev.Severity
+		}
+		for _, id := range ev.Excluded {
+			excluded[id] = true
+		}
+		for _, m := range ev.Matches {
+			if cur, ok := best[m.Asset.ID]; !ok || rank(m.Confidence) > rank(cur.Confidence) {
+				best[m.Asset.ID] = m
+			}
+		}
+	}
+	var out []AssetMatch
+	for id, m := range best {
+		if excluded[id] && m.Confidence != Exact {
+			continue
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Asset.ID < out[j].Asset.ID })
+	return out, kev, sev, fixed
+}
+
+// apply rewrites the alert from the merged evidence and returns its summary
+// and fingerprint.
+func apply(a *Alert, sources map[string]sourceEvidence) (summary, string) {
+	assets, kev, sev, fixed := merge(sources)
+	a.Assets, a.Advisory.KEV, a.FixAvailable = assets, kev, fixed
+	if sev != nil {
+		a.Advisory.Severity = sev
+	}
+	a.Priority, a.Confidence = "P4", Possible
+	best := -1
+	for _, m := range assets {
+		if p, score := Priority(a.Advisory, m); score > best {
+			best, a.Priority = score, p
+		}
+		if rank(m.Confidence) > rank(a.Confidence) {
+			a.Confidence = m.Confidence
+		}
+	}
+	s := summary{Assets: a.AssetIDs(), KEV: kev, Priority: a.Priority, Fixed: fixed}
+	if sev != nil {
+		s.Score = sev.Score
+	}
+	var b strings.Builder
+	for _, m := range assets {
+		fmt.Fprintf(&b, "%s=%s;", m.Asset.ID, m.Confidence)
+	}
+	fmt.Fprintf(&b, "kev=%v;p=%s;s=%.1f;fix=%v", s.KEV, s.Priority, s.Score, s.Fixed)
+	h := sha256.Sum256([]byte(b.String()))
+	return s, hex.EncodeToString(h[:12])
+}
+
+// changes describes what differs from the previous summary.
+func changes(prev, cur summary) []string {
+	var out []string
+	if cur.KEV && !prev.KEV {
+		out = append(out, "added to KEV")
+	}
+	if cur.Fixed && !prev.Fixed {
+		out = append(out, "fix released")
+	}
+	if n := len(cur.Assets) - len(prev.Assets); n > 0 {
+		out = append(out, fmt.Sprintf("%d more asset(s)", n))
+	} else if n < 0 {
+		out = append(out, fmt.Sprintf("%d asset(s) no longer affected", -n))
+	}
+	if cur.Priority != prev.Priority {
+		out = append(out, fmt.Sprintf("priority %s -> %s", prev.Priority, cur.Priority))
+	}
+	if cur.Score > prev.Score {
+		out = append(out, fmt.Sprintf("CVSS %.1f -> %.1f", prev.Score, cur.Score))
+	}
+	if len(out) == 0 {
+		out = append(out, "details updated")
+	}
+	return out
+}
+
+// errStateRace means another matcher updated the alert first.
+var errStateRace = errors.New("alert state changed concurrently")
+
+// revise records this advisory's evidence in the alert's state, merges all
+// sources of the cluster into the alert, and gives it a revision: "1" when
+// new, the next number with a change summary when something meaningful
+// changed; publish=false when nothing did (the same news from another
+// source, or a re-poll).
+func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert) (publish bool, err error) {
+	key := a.Tenant + "." + a.ID
+	var st alertState
+	var last uint64
+	entry, err := kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return false, err
+	default:
+		if err := json.Unmarshal(entry.Value(), &st); err != nil {
+			return false, fmt.Errorf("alert state %s: %w", key, err)
+		}
+		last = entry.Revision()
+	}
+	if st.Sources == nil {
+		st.Sources = map[string]sourceEvidence{}
+	}
+	st.Sources[a.Advisory.Source+"/"+a.Advisory.ID] = sourceEvidence{Matches: a.Assets, Excluded: a.Excluded,
+		KEV: a.Advisory.KEV, Severity: a.Advisory.Severity, Fixed: a.FixAvailable}
+	prev, prevFP := st.Summary, st.Fingerprint
+	cur, fp := apply(a, st.Sources)
+	switch {
+	case last == 0 && len(a.Assets) == 0:
+		return false, nil // nothing affected, nothing to remember
+	case last == 0:
+		st.Revision = 1
+		a.Revision = "1"
+		publish = true
+	case fp != prevFP:
+		st.Revision++
+		a.Revision = strconv.Itoa(st.Revision)
+		a.Changes = changes(prev, cur)
+		publish = true
+	}
+	st.Summary, st.Fingerprint = cur, fp
+	data, err := json.Marshal(st)
+	if err != nil {
+		return false, err
+	}
+	if last == 0 {
+		_, err = kv.Create(ctx, key, data)
+	} else {
+		_, err = kv.Update(ctx, key, data, last)
+	}
+	if err != nil {
+		return false, errStateRace
+	}
+	return publish, nil
+}
