@@ -54,6 +54,9 @@ type AdvisoryRef struct {
 	KEV       bool               `json:"kev"`
 	Severity  *advisory.Severity `json:"severity,omitempty"`
 	TLP       advisory.TLP       `json:"tlp,omitempty"`
+	// PatientSafety and Relevance come from enrich.
+	PatientSafety bool `json:"patient_safety"`
+	Relevance     int  `json:"relevance"`
 }
 
 // AssetMatch is one matched asset with the reasons, as the values compared.
@@ -91,6 +94,7 @@ func (a *Alert) AssetIDs() []string {
 //	severity     CVSS >= 9: 2, >= 7: 1
 //	exploited    in KEV: 2
 //	confidence   exact: 1
+//	safety       advisory flags patient safety: 1
 //
 // P1 at 7 or more, P2 at 5-6, P3 at 3-4, P4 below.
 func Priority(adv AdvisoryRef, m AssetMatch) (string, int) {
@@ -108,6 +112,9 @@ func Priority(adv AdvisoryRef, m AssetMatch) (string, int) {
 		score += 2
 	}
 	if m.Confidence == Exact {
+		score++
+	}
+	if adv.PatientSafety {
 		score++
 	}
 	switch {

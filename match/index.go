@@ -64,6 +64,9 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 		Summary: adv.Summary, Published: adv.Published, FetchedAt: adv.FetchedAt, CVEs: adv.CVEs,
 		KEV: adv.KEV, Severity: adv.Severity, TLP: adv.TLP,
 	}
+	if adv.Enrichment != nil {
+		ref.PatientSafety, ref.Relevance = adv.Enrichment.PatientSafety, adv.Enrichment.Relevance.Score
+	}
 	text := " " + enrich.Normalize(adv.Text()) + " "
 	bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
 	byTenant := map[string][]AssetMatch{}
