@@ -127,6 +127,7 @@ func TestProductKeys(t *testing.T) {
 		{"structured, legal suffix", advisory.Advisory{Title: "x", Products: []advisory.Product{{Vendor: "B. Braun Melsungen AG", Name: "Space Infusion System"}}}, []string{"b-braun/space infusion system"}},
 		{"KEV style", advisory.Advisory{Title: "x", Products: []advisory.Product{{Vendor: "Microsoft", Name: "Windows"}}}, []string{"microsoft/windows"}},
 		{"unknown vendor", advisory.Advisory{Title: "Acme Widget 3000 flaw"}, []string{}},
+		{"CPE only", advisory.Advisory{Title: "x", Products: []advisory.Product{{CPE: "cpe:2.3:h:ge_healthcare:carescape_b450:2.0:*:*:*:*:*:*:*"}}}, []string{"ge-healthcare/carescape b450"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

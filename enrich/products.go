@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/feeds/nvd"
 )
 
 // ProductKey is "vendor-id/normalised product".
@@ -74,6 +75,12 @@ func (e *Enricher) productKeys(a *advisory.Advisory) {
 		primary = e.vendors.byID[en.VendorID]
 	}
 	for _, p := range a.Products {
+		if p.Vendor == "" && p.CPE != "" {
+			// A CSAF product known only by its CPE: cpe:2.3:h:vendor:product:...
+			if c, ok := nvd.ParseCPE(p.CPE); ok {
+				p.Vendor, p.Name = c.Vendor, c.Product
+			}
+		}
 		vendor := primary
 		if r, ok := e.vendors.Resolve(p.Vendor); ok {
 			vendor = r.Vendor
