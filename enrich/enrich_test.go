@@ -139,14 +139,6 @@ func TestProductKeys(t *testing.T) {
 	}
 }
 
-func categoryIDs(a advisory.Advisory) []string {
-	var out []string
-	for _, c := range a.Enrichment.Categories {
-		out = append(out, c.ID)
-	}
-	return out
-}
-
 func TestCategories(t *testing.T) {
 	e := New(MustLoadVendors(), nil)
 	tests := []struct {
