@@ -12,9 +12,11 @@ import (
 // Index maps canonical vendor ids to every tenant's assets of that vendor.
 // It is immutable: a change of tenants or inventories builds a new one.
 type Index struct {
-	tenants  map[string]Tenant
-	byVendor map[string][]indexed
-	assets   int
+	tenants    map[string]Tenant
+	byVendor   map[string][]indexed
+	vendors    *enrich.Vendors
+	structured map[string]*vendorAssets
+	assets     int
 	// Unresolved counts assets whose vendor is not in the vendor table; they
 	// cannot match until it is.
 	Unresolved map[string][]string
@@ -27,11 +29,13 @@ type indexed struct {
 	vendorAlias string
 	product     string // normalised
 	model       string // normalised
+	cpe         cpeName
 }
 
 // BuildIndex indexes the tenants' inventories (keyed by tenant id).
 func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[string][]Asset) *Index {
-	ix := &Index{tenants: map[string]Tenant{}, byVendor: map[string][]indexed{}, Unresolved: map[string][]string{}}
+	ix := &Index{tenants: map[string]Tenant{}, byVendor: map[string][]indexed{}, Unresolved: map[string][]string{},
+		vendors: vendors, structured: map[string]*vendorAssets{}}
 	for _, t := range tenants {
 		ix.tenants[t.ID] = t
 		for _, a := range inventories[t.ID] {
@@ -44,9 +48,13 @@ func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[strin
 			ix.byVendor[v.ID] = append(ix.byVendor[v.ID], indexed{
 				tenant: t.ID, asset: a, vendor: v, vendorAlias: r.Alias,
 				product: vendors.NormalizeProduct(a.Product, r.Vendor), model: enrich.Normalize(a.Model),
+				cpe: parseCPEName(a.CPE),
 			})
 			ix.assets++
 		}
+	}
+	for vid, list := range ix.byVendor {
+		ix.structured[vid] = newVendorAssets(list)
 	}
 	return ix
 }
@@ -74,7 +82,13 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 	if adv.Enrichment == nil {
 		return nil
 	}
+	if hasStructuredProducts(adv) {
+		byTenant, excluded = ix.matchStructured(adv)
+	}
 	for _, vr := range adv.Enrichment.Vendors {
+		if hasStructuredProducts(adv) {
+			break // a product list says more than the text
+		}
 		for _, c := range ix.byVendor[vr.ID] {
 			if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
 				continue

@@ -45,7 +45,7 @@ func TestLifecycleOneAlertPerClusterAcrossSources(t *testing.T) {
 	}
 	kev := advisory.Advisory{Source: "kev", ID: "CVE-2026-31001", Revision: "k", Title: "GE HealthCare CARESCAPE B450 Improper Authentication",
 		CVEs: []string{"CVE-2026-31001"}, KEV: true, KEVEntry: &advisory.KEVEntry{DateAdded: "2026-11-21"},
-		Products: []advisory.Product{{Vendor: "GE HealthCare", Name: "CARESCAPE B450", Versions: []string{"*"}}}}
+		Products: []advisory.Product{{Vendor: "GE HealthCare", Name: "CARESCAPE B450", Status: advisory.StatusAffected}}}
 	a2, pub := step(kev)
 	// KEV names no versions: MON-ICU-02 would be "possible", but the
 	// bulletin showed its 2.1.0 outside the range, so it stays out.

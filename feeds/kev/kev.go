@@ -85,8 +85,9 @@ func convert(source string, e Entry, fetched time.Time) (advisory.Advisory, erro
 		TLP:       advisory.TLPClear,
 		URL:       "https://nvd.nist.gov/vuln/detail/" + cves[0],
 		Products: []advisory.Product{{
+			// KEV names no versions: matchers must treat them as unknown.
 			Vendor: strings.TrimSpace(e.VendorProject), Name: strings.TrimSpace(e.Product),
-			Versions: []string{"*"}, Status: advisory.StatusAffected, CVEs: cves,
+			Status: advisory.StatusAffected, CVEs: cves,
 		}},
 		VendorHint: e.VendorProject,
 		KEVEntry: &advisory.KEVEntry{DateAdded: e.DateAdded, DueDate: e.DueDate,

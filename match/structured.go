@@ -1,0 +1,262 @@
+package match
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/enrich"
+	"github.com/vigilhealth/vigil/feeds/nvd"
+)
+
+// vendorAssets indexes one vendor's assets (of every tenant) by the first
+// token of the normalised product, by model and by CPE product.
+type vendorAssets struct {
+	byFirst map[string][]*indexed
+	byModel map[string][]*indexed
+	byCPE   map[string][]*indexed
+}
+
+func newVendorAssets(list []indexed) *vendorAssets {
+	va := &vendorAssets{byFirst: map[string][]*indexed{}, byModel: map[string][]*indexed{}, byCPE: map[string][]*indexed{}}
+	for i := range list {
+		c := &list[i]
+		if f, _, _ := strings.Cut(c.product, " "); f != "" {
+			va.byFirst[f] = append(va.byFirst[f], c)
+		}
+		if c.model != "" {
+			va.byModel[c.model] = append(va.byModel[c.model], c)
+		}
+		if c.cpe.product != "" {
+			va.byCPE[c.cpe.product] = append(va.byCPE[c.cpe.product], c)
+		}
+	}
+	return va
+}
+
+// cpeName is the vendor and product of a CPE 2.3 name, normalised.
+type cpeName struct{ vendor, product string }
+
+func parseCPEName(s string) cpeName {
+	c, ok := nvd.ParseCPE(s)
+	if !ok {
+		return cpeName{}
+	}
+	return cpeName{vendor: enrich.Normalize(c.Vendor), product: enrich.Normalize(c.Product)}
+}
+
+// matches applies CPE wildcard semantics: "*" (ANY) matches anything.
+func (c cpeName) matches(o cpeName) bool {
+	eq := func(a, b string) bool { return a == b || a == "" || b == "" }
+	return c.product != "" && o.product != "" && eq(c.vendor, o.vendor) && eq(c.product, o.product)
+}
+
+func hasStructuredProducts(adv *advisory.Advisory) bool {
+	for _, p := range adv.Products {
+		if p.Name != "" || p.CPE != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// evidence is what one advisory product says about one asset.
+type evidence struct {
+	m        AssetMatch
+	matched  bool
+	excluded bool // this product shows the asset not affected
+	strong   bool // ... by a fixed / not-affected status that covers its version
+}
+
+// matchStructured matches the advisory's product list: each product's
+// vendor and name (or model number, or CPE), its version ranges and its
+// status.
+func (ix *Index) matchStructured(adv *advisory.Advisory) (map[string][]AssetMatch, map[string][]string) {
+	best := map[*indexed]evidence{}
+	for _, p := range adv.Products {
+		vendorID, alias := ix.productVendor(adv, p)
+		va := ix.structured[vendorID]
+		if va == nil {
+			continue
+		}
+		pv := ix.vendors
+		vd, _ := pv.Get(vendorID)
+		name := pv.NormalizeProduct(p.Name, &vd)
+		pcpe := parseCPEName(p.CPE)
+		for c, rule := range candidates(va, name, p, pcpe) {
+			if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
+				continue
+			}
+			ev := judge(c, p, alias, rule)
+			cur, seen := best[c]
+			if !seen || better(ev, cur) {
+				best[c] = ev
+			}
+		}
+	}
+	byTenant := map[string][]AssetMatch{}
+	excluded := map[string][]string{}
+	for c, ev := range best {
+		switch {
+		case ev.matched:
+			byTenant[c.tenant] = append(byTenant[c.tenant], ev.m)
+		case ev.excluded:
+			excluded[c.tenant] = append(excluded[c.tenant], c.asset.ID)
+		}
+	}
+	for t := range excluded {
+		sort.Strings(excluded[t])
+	}
+	return byTenant, excluded
+}
+
+// better orders evidence: a fixed/not-affected status covering the version
+// beats everything but an exact match; then matches by confidence.
+func better(a, b evidence) bool {
+	switch {
+	case a.strong && !(b.matched && b.m.Confidence == Exact):
+		return !b.strong
+	case b.strong && !(a.matched && a.m.Confidence == Exact):
+		return false
+	case a.matched && !b.matched:
+		return true
+	case a.matched && b.matched:
+		return rank(a.m.Confidence) > rank(b.m.Confidence)
+	}
+	return false
+}
+
+// productVendor resolves a product's vendor, falling back on the
+// advisory's main vendor when the product names none.
+func (ix *Index) productVendor(adv *advisory.Advisory, p advisory.Product) (string, string) {
+	if r, ok := ix.vendors.Resolve(p.Vendor); ok {
+		return r.Vendor.ID, r.Alias
+	}
+	if p.Vendor == "" && adv.Enrichment.VendorID != "" {
+		for _, v := range adv.Enrichment.Vendors {
+			if v.ID == adv.Enrichment.VendorID {
+				return v.ID, v.MatchedAs
+			}
+		}
+	}
+	if c := parseCPEName(p.CPE); c.vendor != "" {
+		if r, ok := ix.vendors.Resolve(c.vendor); ok {
+			return r.Vendor.ID, r.Alias
+		}
+	}
+	return "", ""
+}
+
+// candidates finds the assets a product may be, with the rule that found
+// each: same normalised name, one name a token prefix of the other, model
+// number, or CPE.
+func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName) map[*indexed]string {
+	out := map[*indexed]string{}
+	if first, _, _ := strings.Cut(name, " "); first != "" {
+		for _, c := range va.byFirst[first] {
+			switch {
+			case c.product == name:
+				out[c] = "product"
+			case strings.HasPrefix(name, c.product+" ") || strings.HasPrefix(c.product, name+" "):
+				out[c] = "product-prefix"
+			}
+		}
+	}
+	models := make([]string, 0, len(p.Models)+4)
+	for _, m := range p.Models {
+		models = append(models, enrich.Normalize(m))
+	}
+	for _, tok := range strings.Fields(name) {
+		if len(tok) >= 3 && strings.ContainsAny(tok, "0123456789") {
+			models = append(models, tok)
+		}
+	}
+	for _, m := range models {
+		for _, c := range va.byModel[m] {
+			if _, ok := out[c]; !ok {
+				out[c] = "model"
+			}
+		}
+	}
+	if pcpe.product != "" {
+		for _, c := range va.byCPE[pcpe.product] {
+			if c.cpe.matches(pcpe) {
+				out[c] = "cpe"
+			}
+		}
+	}
+	return out
+}
+
+// judge compares one asset with one product: name rule, versions, status.
+func judge(c *indexed, p advisory.Product, alias, rule string) evidence {
+	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", c.asset.Vendor, alias, c.vendor.ID)}
+	switch rule {
+	case "product":
+		reasons = append(reasons, fmt.Sprintf("product %q = %q in the advisory's product list", c.asset.Product, p.Name))
+	case "product-prefix":
+		reasons = append(reasons, fmt.Sprintf("product %q ~ %q (one name extends the other)", c.asset.Product, p.Name))
+	case "model":
+		reasons = append(reasons, fmt.Sprintf("model %q in advisory product %q", c.asset.Model, p.Name))
+	case "cpe":
+		reasons = append(reasons, fmt.Sprintf("CPE %s matches %s", c.asset.CPE, p.CPE))
+	}
+	verdict, why := versionVerdict(p.Versions, c.asset.Version)
+	reasons = append(reasons, why)
+	m := AssetMatch{Asset: c.asset, Reasons: reasons}
+	switch p.Status {
+	case advisory.StatusFixed, advisory.StatusNotAffected:
+		if verdict == InRange {
+			m.Reasons = append(m.Reasons, "status "+p.Status)
+			return evidence{m: m, excluded: true, strong: true}
+		}
+		return evidence{}
+	}
+	switch verdict {
+	case InRange:
+		m.Confidence = Exact
+		if rule == "model" || rule == "product-prefix" {
+			m.Confidence = Probable
+		}
+	case Unknown:
+		m.Confidence = Possible
+	default:
+		return evidence{m: m, excluded: true}
+	}
+	if p.Status == advisory.StatusUnderInvestigation {
+		m.Confidence = Possible
+		m.Reasons = append(m.Reasons, "status under investigation")
+	} else if p.Status != "" {
+		m.Reasons = append(m.Reasons, "status "+p.Status)
+	}
+	return evidence{m: m, matched: true}
+}
+
+// versionVerdict checks an asset version against a product's ranges (any
+// range containing it is enough).
+func versionVerdict(exprs []string, version string) (RangeVerdict, string) {
+	if len(exprs) == 0 {
+		return Unknown, "advisory gives no version for this product"
+	}
+	out, why := OutOfRange, ""
+	for _, e := range exprs {
+		r, ok := ParseRange(e)
+		if !ok {
+			out, why = Unknown, fmt.Sprintf("version range %q not understood: asset kept as possible", e)
+			continue
+		}
+		v, w := r.Check(version)
+		switch v {
+		case InRange:
+			return InRange, w
+		case Unknown:
+			out, why = Unknown, w
+		default:
+			if out == OutOfRange {
+				why = w
+			}
+		}
+	}
+	return out, why
+}
