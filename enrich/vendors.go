@@ -117,6 +117,23 @@ func parseVendors(data []byte) (*Vendors, error) {
 	return v, nil
 }
 
+// LoadVendorsWith reads the embedded table plus extra entries (a JSON
+// array in the same format): for a site's own vendors, and for tests.
+func LoadVendorsWith(extra []byte) (*Vendors, error) {
+	var base, more []json.RawMessage
+	if err := json.Unmarshal(vendorsJSON, &base); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(extra, &more); err != nil {
+		return nil, fmt.Errorf("extra vendors: %w", err)
+	}
+	all, err := json.Marshal(append(base, more...))
+	if err != nil {
+		return nil, err
+	}
+	return parseVendors(all)
+}
+
 // MustLoadVendors is LoadVendors for the embedded table, which tests keep valid.
 func MustLoadVendors() *Vendors {
 	v, err := LoadVendors()

@@ -123,6 +123,8 @@ func better(a, b evidence) bool {
 		return true
 	case a.matched && b.matched:
 		return rank(a.m.Confidence) > rank(b.m.Confidence)
+	case a.excluded && !b.matched && !b.excluded:
+		return true // some evidence beats none
 	}
 	return false
 }
@@ -191,6 +193,9 @@ func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName)
 
 // judge compares one asset with one product: name rule, versions, status.
 func judge(c *indexed, p advisory.Product, alias, rule string) evidence {
+	if p.Status == "" {
+		return evidence{} // listed in the product tree, no statement about it
+	}
 	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", c.asset.Vendor, alias, c.vendor.ID)}
 	switch rule {
 	case "product":
