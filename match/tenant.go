@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"strings"
 
@@ -137,12 +138,36 @@ func ListTenants(ctx context.Context, b *bus.Bus) ([]Tenant, error) {
 
 // PutInventory stores a tenant's assets (replacing the previous inventory).
 func PutInventory(ctx context.Context, b *bus.Bus, tenant string, assets []Asset) error {
+	return PutInventoryProgress(ctx, b, tenant, assets, nil)
+}
+
+// PutInventoryProgress is PutInventory telling progress (bytes stored of
+// total) as the object store chunks the upload.
+func PutInventoryProgress(ctx context.Context, b *bus.Bus, tenant string, assets []Asset, progress func(done, total int)) error {
 	data, err := json.Marshal(assets)
 	if err != nil {
 		return err
 	}
-	_, err = b.Inventories.PutBytes(ctx, tenant, data)
+	var r io.Reader = bytes.NewReader(data)
+	if progress != nil {
+		r = &countingReader{r: r, total: len(data), f: progress}
+	}
+	_, err = b.Inventories.Put(ctx, jetstream.ObjectMeta{Name: tenant}, r)
 	return err
+}
+
+type countingReader struct {
+	r     io.Reader
+	n     int
+	total int
+	f     func(done, total int)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	c.f(c.n, c.total)
+	return n, err
 }
 
 // GetInventory reads a tenant's assets; a tenant without one has none.

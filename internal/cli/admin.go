@@ -71,12 +71,11 @@ func (e *env) tenant(args []string) error {
 }
 
 func (e *env) readInventory(path string) (match.Inventory, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return match.Inventory{}, err
 	}
-	defer f.Close()
-	inv, err := match.ParseCSV(path, f)
+	inv, err := match.ParseInventory(path, data)
 	if err != nil {
 		return inv, err
 	}
@@ -133,9 +132,11 @@ func (e *env) inventory(args []string) error {
 		if _, err := match.GetTenant(e.ctx, b, *tenant); err != nil {
 			return fmt.Errorf("tenant %q: %w (apply it first with 'vigil tenant apply -f')", *tenant, err)
 		}
-		if err := match.PutInventory(e.ctx, b, *tenant, inv.Assets); err != nil {
+		bar := newProgressBar(e.stderr, "apply "+*tenant)
+		if err := match.PutInventoryProgress(e.ctx, b, *tenant, inv.Assets, bar.update); err != nil {
 			return err
 		}
+		bar.done()
 		fmt.Fprintf(e.stdout, "tenant %s: %s applied", *tenant, plural(len(inv.Assets), "asset"))
 		if len(inv.Errors) > 0 {
 			fmt.Fprintf(e.stdout, " (%s rejected, see above)", plural(len(inv.Errors), "row"))
