@@ -61,9 +61,12 @@ type AdvisoryRef struct {
 
 // AssetMatch is one matched asset with the reasons, as the values compared.
 type AssetMatch struct {
-	Asset      Asset    `json:"asset"`
-	Confidence string   `json:"confidence"`
-	Reasons    []string `json:"reasons"`
+	Asset      Asset  `json:"asset"`
+	Confidence string `json:"confidence"`
+	// Rule names how the asset was found: product, product-prefix, model,
+	// cpe (from a product list) or text-product, text-model (from free text).
+	Rule    string   `json:"rule"`
+	Reasons []string `json:"reasons"`
 }
 
 // AlertID is stable per tenant and vulnerability cluster, so a new revision

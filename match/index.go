@@ -153,7 +153,11 @@ func matchAsset(c indexed, vr advisory.VendorRef, text string, bound Bound, hasB
 	default:
 		return AssetMatch{}, verdictNone
 	}
-	m := AssetMatch{Asset: c.asset, Reasons: []string{vendorReason, productReason}}
+	rule := "text-product"
+	if byModel {
+		rule = "text-model"
+	}
+	m := AssetMatch{Asset: c.asset, Rule: rule, Reasons: []string{vendorReason, productReason}}
 	switch {
 	case !hasBound:
 		m.Confidence = Possible

@@ -147,6 +147,11 @@ func (ix *Index) productVendor(adv *advisory.Advisory, p advisory.Product) (stri
 			return r.Vendor.ID, r.Alias
 		}
 	}
+	// An unknown spelling in an advisory about one vendor is that vendor.
+	if len(adv.Enrichment.Vendors) == 1 {
+		v := adv.Enrichment.Vendors[0]
+		return v.ID, v.MatchedAs
+	}
 	return "", ""
 }
 
@@ -155,10 +160,11 @@ func (ix *Index) productVendor(adv *advisory.Advisory, p advisory.Product) (stri
 // number, or CPE.
 func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName) map[*indexed]string {
 	out := map[*indexed]string{}
+	compact := strings.ReplaceAll(name, " ", "")
 	if first, _, _ := strings.Cut(name, " "); first != "" {
 		for _, c := range va.byFirst[first] {
 			switch {
-			case c.product == name:
+			case c.product == name || strings.ReplaceAll(c.product, " ", "") == compact: // "EC 40" is "EC40"
 				out[c] = "product"
 			case strings.HasPrefix(name, c.product+" ") || strings.HasPrefix(c.product, name+" "):
 				out[c] = "product-prefix"
@@ -207,9 +213,13 @@ func judge(c *indexed, p advisory.Product, alias, rule string) evidence {
 	case "cpe":
 		reasons = append(reasons, fmt.Sprintf("CPE %s matches %s", c.asset.CPE, p.CPE))
 	}
-	verdict, why := versionVerdict(p.Versions, c.asset.Version)
+	versions := p.Versions
+	if v := nameVersion(p.Name); v != "" && (len(versions) == 0 || (len(versions) == 1 && versions[0] == "*")) {
+		versions = []string{v} // "IntelliSpace Portal 7.0.x": the name carries the range
+	}
+	verdict, why := versionVerdict(versions, c.asset.Version)
 	reasons = append(reasons, why)
-	m := AssetMatch{Asset: c.asset, Reasons: reasons}
+	m := AssetMatch{Asset: c.asset, Rule: rule, Reasons: reasons}
 	switch p.Status {
 	case advisory.StatusFixed, advisory.StatusNotAffected:
 		if verdict == InRange {
@@ -264,4 +274,21 @@ func versionVerdict(exprs []string, version string) (RangeVerdict, string) {
 		}
 	}
 	return out, why
+}
+
+// nameVersion returns a version range at the end of a product name
+// ("IntelliSpace Portal 7.0.x", "Alaris PC unit 9.19"), or "".
+func nameVersion(name string) string {
+	f := strings.Fields(name)
+	if len(f) < 2 {
+		return ""
+	}
+	last := f[len(f)-1]
+	if last[0] < '0' || last[0] > '9' || !strings.ContainsAny(last, ".") {
+		return "" // a model number ("EC40", "8015") is not a version
+	}
+	if _, ok := ParseRange(last); !ok {
+		return ""
+	}
+	return last
 }

@@ -39,6 +39,8 @@ usage: vigil <command> [flags]
                                  publish what a source holds since a date (first install)
   parse [--format auto|rss|csaf|kev|cve5|nvd] [--source NAME] [--enrich] FILE|- ...
                                  print advisories (with --enrich: enriched) as JSON lines
+  match --inventory FILE [--tenant-file tenant.yaml] ADVISORY_FILE...
+                                 offline: match advisories against an inventory, alerts as JSON lines
   alerts [--tenant ID] [--since 24h] [--format table|json]   alert history from ClickHouse
   version                        print the version
 
@@ -81,6 +83,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"alerts":    e.alerts,
 		"parse":     e.parse,
 		"ingest":    e.ingestCmd,
+		"match":     e.matchCmd,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -144,3 +144,24 @@ func TestParseCommand(t *testing.T) {
 		t.Fatalf("bad format: exit %d", code)
 	}
 }
+
+func TestMatchCommandOffline(t *testing.T) {
+	setEnv(t)
+	code, out, errs := vigil(t, context.Background(), "match", "--inventory", "../demo/data/inventory.csv",
+		"--tenant-file", "../demo/data/tenant.yaml", "../demo/data/advisories.rss.xml", "../../feeds/kev/testdata/catalog.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(errs, "7 advisories, 8 assets, 3 alert(s)") {
+		t.Fatalf("%d alerts:\n%s\n%s", len(lines), out, errs)
+	}
+	for _, want := range []string{`"tenant":"st-example"`, `"asset_id":"MON-ICU-01"`, `"rule":"text-product"`, `version 2.0.2 \u003c 2.1`} {
+		if !strings.Contains(out, want) && !strings.Contains(out, strings.ReplaceAll(want, `\u003c`, "<")) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	if code, _, _ := vigil(t, context.Background(), "match", "../demo/data/advisories.rss.xml"); code != 2 {
+		t.Errorf("missing --inventory: exit %d", code)
+	}
+}
