@@ -24,8 +24,8 @@ type Index struct {
 
 type indexed struct {
 	tenant      string
-	asset       Asset
-	vendor      enrich.Vendor
+	asset       *Asset
+	vendor      *enrich.Vendor
 	vendorAlias string
 	product     string // normalised
 	model       string // normalised
@@ -36,20 +36,37 @@ type indexed struct {
 func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[string][]Asset) *Index {
 	ix := &Index{tenants: map[string]Tenant{}, byVendor: map[string][]indexed{}, Unresolved: map[string][]string{},
 		vendors: vendors, structured: map[string]*vendorAssets{}}
+	// Many assets share a product: normalise each distinct name once.
+	norm := map[string]string{}
+	normalize := func(vendorID, product string, f func() string) string {
+		k := vendorID + "\x00" + product
+		if n, ok := norm[k]; ok {
+			return n
+		}
+		n := f()
+		norm[k] = n
+		return n
+	}
 	for _, t := range tenants {
 		ix.tenants[t.ID] = t
-		for _, a := range inventories[t.ID] {
+		inv := inventories[t.ID]
+		for i := range inv {
+			a := &inv[i]
 			r, ok := vendors.Resolve(a.Vendor)
 			if !ok {
 				ix.Unresolved[t.ID] = append(ix.Unresolved[t.ID], a.ID)
 				continue
 			}
-			v := *r.Vendor
-			ix.byVendor[v.ID] = append(ix.byVendor[v.ID], indexed{
+			v := r.Vendor
+			c := indexed{
 				tenant: t.ID, asset: a, vendor: v, vendorAlias: r.Alias,
-				product: vendors.NormalizeProduct(a.Product, r.Vendor), model: enrich.Normalize(a.Model),
-				cpe: parseCPEName(a.CPE),
-			})
+				product: normalize(v.ID, a.Product, func() string { return vendors.NormalizeProduct(a.Product, v) }),
+				model:   normalize("", a.Model, func() string { return enrich.Normalize(a.Model) }),
+			}
+			if a.CPE != "" {
+				c.cpe = parseCPEName(a.CPE)
+			}
+			ix.byVendor[v.ID] = append(ix.byVendor[v.ID], c)
 			ix.assets++
 		}
 	}
@@ -157,7 +174,7 @@ func matchAsset(c indexed, vr advisory.VendorRef, text string, bound Bound, hasB
 	if byModel {
 		rule = "text-model"
 	}
-	m := AssetMatch{Asset: c.asset, Rule: rule, Reasons: []string{vendorReason, productReason}}
+	m := AssetMatch{Asset: *c.asset, Rule: rule, Reasons: []string{vendorReason, productReason}}
 	switch {
 	case !hasBound:
 		m.Confidence = Possible

@@ -73,7 +73,17 @@ type evidence struct {
 // vendor and name (or model number, or CPE), its version ranges and its
 // status.
 func (ix *Index) matchStructured(adv *advisory.Advisory) (map[string][]AssetMatch, map[string][]string) {
-	best := map[*indexed]evidence{}
+	best := map[*indexed]*evidence{}
+	cleared := map[string]bool{}
+	isCleared := func(tenant string) bool {
+		ok, seen := cleared[tenant]
+		if !seen {
+			t := ix.tenants[tenant]
+			ok = t.Cleared(adv.TLP)
+			cleared[tenant] = ok
+		}
+		return ok
+	}
 	for _, p := range adv.Products {
 		vendorID, alias := ix.productVendor(adv, p)
 		va := ix.structured[vendorID]
@@ -84,14 +94,14 @@ func (ix *Index) matchStructured(adv *advisory.Advisory) (map[string][]AssetMatc
 		vd, _ := pv.Get(vendorID)
 		name := pv.NormalizeProduct(p.Name, &vd)
 		pcpe := parseCPEName(p.CPE)
+		j := newProductJudge(p, alias)
 		for c, rule := range candidates(va, name, p, pcpe) {
-			if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
+			if !isCleared(c.tenant) {
 				continue
 			}
-			ev := judge(c, p, alias, rule)
-			cur, seen := best[c]
-			if !seen || better(ev, cur) {
-				best[c] = ev
+			ev := j.judge(c, rule)
+			if cur, seen := best[c]; !seen || better(ev, *cur) {
+				best[c] = &ev
 			}
 		}
 	}
@@ -197,12 +207,60 @@ func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName)
 	return out
 }
 
-// judge compares one asset with one product: name rule, versions, status.
-func judge(c *indexed, p advisory.Product, alias, rule string) evidence {
-	if p.Status == "" {
-		return evidence{} // listed in the product tree, no statement about it
+// productJudge compares assets with one advisory product; it parses the
+// product's ranges once and remembers verdicts and wording per asset
+// version and name, since many assets of many tenants share them.
+type productJudge struct {
+	p        advisory.Product
+	alias    string
+	ranges   []parsedRange
+	verdicts map[string]verdictWhy
+	names    map[nameKey][]string
+}
+
+type nameKey struct{ vendor, product, model, rule string }
+
+type parsedRange struct {
+	r    Range
+	ok   bool
+	expr string
+}
+
+type verdictWhy struct {
+	v   RangeVerdict
+	why string
+}
+
+func newProductJudge(p advisory.Product, alias string) *productJudge {
+	versions := p.Versions
+	if v := nameVersion(p.Name); v != "" && (len(versions) == 0 || (len(versions) == 1 && versions[0] == "*")) {
+		versions = []string{v} // "IntelliSpace Portal 7.0.x": the name carries the range
 	}
-	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", c.asset.Vendor, alias, c.vendor.ID)}
+	j := &productJudge{p: p, alias: alias, verdicts: map[string]verdictWhy{}, names: map[nameKey][]string{}}
+	for _, e := range versions {
+		r, ok := ParseRange(e)
+		j.ranges = append(j.ranges, parsedRange{r: r, ok: ok, expr: e})
+	}
+	return j
+}
+
+func (j *productJudge) verdict(version string) (RangeVerdict, string) {
+	if vw, ok := j.verdicts[version]; ok {
+		return vw.v, vw.why
+	}
+	v, why := checkRanges(j.ranges, version)
+	j.verdicts[version] = verdictWhy{v, why}
+	return v, why
+}
+
+// nameReasons words the vendor and product part of the explanation.
+func (j *productJudge) nameReasons(c *indexed, rule string) []string {
+	key := nameKey{c.asset.Vendor, c.asset.Product, c.asset.Model, rule}
+	if r, ok := j.names[key]; ok {
+		return r
+	}
+	p := j.p
+	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", c.asset.Vendor, j.alias, c.vendor.ID)}
 	switch rule {
 	case "product":
 		reasons = append(reasons, fmt.Sprintf("product %q = %q in the advisory's product list", c.asset.Product, p.Name))
@@ -213,20 +271,32 @@ func judge(c *indexed, p advisory.Product, alias, rule string) evidence {
 	case "cpe":
 		reasons = append(reasons, fmt.Sprintf("CPE %s matches %s", c.asset.CPE, p.CPE))
 	}
-	versions := p.Versions
-	if v := nameVersion(p.Name); v != "" && (len(versions) == 0 || (len(versions) == 1 && versions[0] == "*")) {
-		versions = []string{v} // "IntelliSpace Portal 7.0.x": the name carries the range
+	j.names[key] = reasons
+	return reasons
+}
+
+// judge compares one asset with the product: name rule, versions, status.
+func (j *productJudge) judge(c *indexed, rule string) evidence {
+	p := j.p
+	if p.Status == "" {
+		return evidence{} // listed in the product tree, no statement about it
 	}
-	verdict, why := versionVerdict(versions, c.asset.Version)
-	reasons = append(reasons, why)
-	m := AssetMatch{Asset: c.asset, Rule: rule, Reasons: reasons}
-	switch p.Status {
-	case advisory.StatusFixed, advisory.StatusNotAffected:
-		if verdict == InRange {
-			m.Reasons = append(m.Reasons, "status "+p.Status)
-			return evidence{m: m, excluded: true, strong: true}
-		}
+	verdict, why := j.verdict(c.asset.Version)
+	fixedOrNot := p.Status == advisory.StatusFixed || p.Status == advisory.StatusNotAffected
+	switch {
+	case fixedOrNot && verdict != InRange:
 		return evidence{}
+	case !fixedOrNot && verdict == OutOfRange:
+		return evidence{excluded: true} // only the asset id is needed
+	}
+	base := j.nameReasons(c, rule)
+	reasons := make([]string, len(base), len(base)+2)
+	copy(reasons, base)
+	reasons = append(reasons, why)
+	m := AssetMatch{Asset: *c.asset, Rule: rule, Reasons: reasons}
+	if fixedOrNot {
+		m.Reasons = append(m.Reasons, "status "+p.Status)
+		return evidence{m: m, excluded: true, strong: true}
 	}
 	switch verdict {
 	case InRange:
@@ -234,15 +304,13 @@ func judge(c *indexed, p advisory.Product, alias, rule string) evidence {
 		if rule == "model" || rule == "product-prefix" {
 			m.Confidence = Probable
 		}
-	case Unknown:
-		m.Confidence = Possible
 	default:
-		return evidence{m: m, excluded: true}
+		m.Confidence = Possible
 	}
 	if p.Status == advisory.StatusUnderInvestigation {
 		m.Confidence = Possible
 		m.Reasons = append(m.Reasons, "status under investigation")
-	} else if p.Status != "" {
+	} else {
 		m.Reasons = append(m.Reasons, "status "+p.Status)
 	}
 	return evidence{m: m, matched: true}
@@ -251,17 +319,25 @@ func judge(c *indexed, p advisory.Product, alias, rule string) evidence {
 // versionVerdict checks an asset version against a product's ranges (any
 // range containing it is enough).
 func versionVerdict(exprs []string, version string) (RangeVerdict, string) {
-	if len(exprs) == 0 {
+	var rs []parsedRange
+	for _, e := range exprs {
+		r, ok := ParseRange(e)
+		rs = append(rs, parsedRange{r: r, ok: ok, expr: e})
+	}
+	return checkRanges(rs, version)
+}
+
+func checkRanges(rs []parsedRange, version string) (RangeVerdict, string) {
+	if len(rs) == 0 {
 		return Unknown, "advisory gives no version for this product"
 	}
 	out, why := OutOfRange, ""
-	for _, e := range exprs {
-		r, ok := ParseRange(e)
-		if !ok {
-			out, why = Unknown, fmt.Sprintf("version range %q not understood: asset kept as possible", e)
+	for _, pr := range rs {
+		if !pr.ok {
+			out, why = Unknown, fmt.Sprintf("version range %q not understood: asset kept as possible", pr.expr)
 			continue
 		}
-		v, w := r.Check(version)
+		v, w := pr.r.Check(version)
 		switch v {
 		case InRange:
 			return InRange, w
