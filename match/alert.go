@@ -35,6 +35,10 @@ type Alert struct {
 	// Excluded are assets this advisory shows not affected (version outside
 	// its range); they overrule weaker evidence from other sources.
 	Excluded []string `json:"-"`
+	// Watch marks an alert from a vendor-watch subscription: a relevant
+	// advisory about a vendor the tenant follows, with no asset matched.
+	Watch       bool   `json:"watch,omitempty"`
+	WatchReason string `json:"watch_reason,omitempty"`
 	// FixAvailable: the advisory names a vendor fix.
 	FixAvailable bool      `json:"fix_available"`
 	CreatedAt    time.Time `json:"created_at"`

@@ -16,6 +16,7 @@ type Index struct {
 	byVendor   map[string][]indexed
 	vendors    *enrich.Vendors
 	structured map[string]*vendorAssets
+	watchers   []Tenant // tenants with a vendor-watch subscription
 	assets     int
 	// Unresolved counts assets whose vendor is not in the vendor table; they
 	// cannot match until it is.
@@ -49,6 +50,12 @@ func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[strin
 	}
 	for _, t := range tenants {
 		ix.tenants[t.ID] = t
+		for _, s := range t.Subscriptions {
+			if s.VendorWatch {
+				ix.watchers = append(ix.watchers, t)
+				break
+			}
+		}
 		inv := inventories[t.ID]
 		for i := range inv {
 			a := &inv[i]
@@ -143,8 +150,19 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 		al.Excluded = excluded[tenant]
 		alerts = append(alerts, al)
 	}
+	have := map[string]bool{}
+	for _, a := range alerts {
+		have[a.Tenant] = len(a.Assets) > 0
+	}
+	alerts = append(alerts, ix.watchAlerts(adv, ref, have)...)
 	sort.Slice(alerts, func(i, j int) bool { return alerts[i].Tenant < alerts[j].Tenant })
 	return alerts
+}
+
+// Subscribed reports whether the alert's tenant wants it.
+func (ix *Index) Subscribed(a *Alert, adv *advisory.Advisory) bool {
+	t, ok := ix.tenants[a.Tenant]
+	return ok && t.Subscribed(a, adv, ix.vendors)
 }
 
 func rank(conf string) int { return map[string]int{Possible: 1, Probable: 2, Exact: 3}[conf] }

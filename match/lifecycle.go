@@ -91,7 +91,13 @@ func apply(a *Alert, sources map[string]sourceEvidence) (summary, string) {
 	if sev != nil {
 		a.Advisory.Severity = sev
 	}
-	a.Priority, a.Confidence = "P4", Possible
+	if a.Watch && len(assets) > 0 {
+		a.Watch, a.WatchReason = false, "" // assets matched after all: a real alert
+	}
+	if !a.Watch {
+		a.Priority = "P4"
+	}
+	a.Confidence = Possible
 	best := -1
 	for _, m := range assets {
 		if p, score := Priority(a.Advisory, m); score > best {
@@ -109,7 +115,7 @@ func apply(a *Alert, sources map[string]sourceEvidence) (summary, string) {
 	for _, m := range assets {
 		fmt.Fprintf(&b, "%s=%s;", m.Asset.ID, m.Confidence)
 	}
-	fmt.Fprintf(&b, "kev=%v;p=%s;s=%.1f;fix=%v", s.KEV, s.Priority, s.Score, s.Fixed)
+	fmt.Fprintf(&b, "kev=%v;p=%s;s=%.1f;fix=%v;watch=%v", s.KEV, s.Priority, s.Score, s.Fixed, a.Watch && len(assets) == 0)
 	h := sha256.Sum256([]byte(b.String()))
 	return s, hex.EncodeToString(h[:12])
 }
@@ -171,7 +177,7 @@ func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert) (publish bool,
 	prev, prevFP := st.Summary, st.Fingerprint
 	cur, fp := apply(a, st.Sources)
 	switch {
-	case last == 0 && len(a.Assets) == 0:
+	case last == 0 && len(a.Assets) == 0 && !a.Watch:
 		return false, nil // nothing affected, nothing to remember
 	case last == 0:
 		st.Revision = 1

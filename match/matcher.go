@@ -89,6 +89,10 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 			m.log.Debug("alert unchanged", "tenant", a.Tenant, "alert", a.ID, "advisory", adv.Key())
 			continue
 		}
+		if !m.index.Load().Subscribed(a, &adv) {
+			m.log.Debug("alert not subscribed", "tenant", a.Tenant, "alert", a.ID, "priority", a.Priority)
+			continue
+		}
 		hdr := map[string]string{bus.HeaderTenant: a.Tenant, bus.HeaderSource: adv.Source}
 		if _, err := m.bus.Publish(ctx, bus.Alerts(a.Tenant), a.MsgID(), a, hdr); err != nil {
 			return bus.Retry(err, 2*time.Second)

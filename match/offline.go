@@ -36,13 +36,17 @@ func (o *Offline) Add(adv *advisory.Advisory) {
 			Severity: a.Advisory.Severity, Fixed: a.FixAvailable}
 		merged := a
 		apply(&merged, o.sources[key])
-		if len(merged.Assets) == 0 {
+		if len(merged.Assets) == 0 && !merged.Watch {
 			if prev, ok := o.alerts[key]; ok {
 				apply(prev, o.sources[key])
 			}
 			continue
 		}
 		merged.Revision = ""
+		if !o.index.Subscribed(&merged, adv) {
+			delete(o.alerts, key)
+			continue
+		}
 		o.alerts[key] = &merged
 	}
 }
@@ -51,7 +55,7 @@ func (o *Offline) Add(adv *advisory.Advisory) {
 func (o *Offline) Alerts() []Alert {
 	var out []Alert
 	for _, a := range o.alerts {
-		if len(a.Assets) > 0 {
+		if len(a.Assets) > 0 || a.Watch {
 			out = append(out, *a)
 		}
 	}
@@ -79,6 +83,7 @@ type OfflineLine struct {
 	Priority   string             `json:"priority"`
 	Confidence string             `json:"confidence"`
 	KEV        bool               `json:"kev"`
+	Watch      string             `json:"watch,omitempty"`
 	Assets     []OfflineAssetLine `json:"assets"`
 }
 
@@ -93,7 +98,8 @@ type OfflineAssetLine struct {
 // Line renders an alert for `vigil match`.
 func (a *Alert) Line() OfflineLine {
 	l := OfflineLine{Tenant: a.Tenant, AlertID: a.ID, AdvisoryID: a.Advisory.ID, Source: a.Advisory.Source, Title: a.Advisory.Title,
-		ClusterID: a.ClusterID, CVEs: a.Advisory.CVEs, Priority: a.Priority, Confidence: a.Confidence, KEV: a.Advisory.KEV}
+		ClusterID: a.ClusterID, CVEs: a.Advisory.CVEs, Priority: a.Priority, Confidence: a.Confidence, KEV: a.Advisory.KEV,
+		Watch: a.WatchReason, Assets: []OfflineAssetLine{}}
 	for _, m := range a.Assets {
 		l.Assets = append(l.Assets, OfflineAssetLine{AssetID: m.Asset.ID, Confidence: m.Confidence, Rule: m.Rule, Explanation: strings.Join(m.Reasons, "; ")})
 	}

@@ -24,6 +24,8 @@ type Tenant struct {
 	Country      string       `yaml:"country,omitempty" json:"country,omitempty"`
 	TLPClearance advisory.TLP `yaml:"tlp_clearance,omitempty" json:"tlp_clearance,omitempty"`
 	Channels     Channels     `yaml:"channels" json:"channels"`
+	// Subscriptions choose which alerts the tenant gets; none means all.
+	Subscriptions []Subscription `yaml:"subscriptions,omitempty" json:"subscriptions,omitempty"`
 }
 
 // Channels say where a tenant's alerts go.
@@ -74,6 +76,11 @@ func (t *Tenant) Validate() error {
 	}
 	if _, ok := tlpRank[t.TLPClearance]; !ok {
 		return fmt.Errorf("field tlp_clearance: %q is not a TLP marking (CLEAR, GREEN, AMBER, AMBER+STRICT, RED)", t.TLPClearance)
+	}
+	for i := range t.Subscriptions {
+		if err := t.Subscriptions[i].validate(); err != nil {
+			return fmt.Errorf("field subscriptions[%d]: %w", i, err)
+		}
 	}
 	if s := t.Channels.Slack; s != nil && strings.TrimSpace(s.Channel) == "" {
 		return errors.New("field channels.slack.channel: is required")
