@@ -39,6 +39,10 @@ type Alert struct {
 	// advisory about a vendor the tenant follows, with no asset matched.
 	Watch       bool   `json:"watch,omitempty"`
 	WatchReason string `json:"watch_reason,omitempty"`
+	// Retro marks an alert found by matching history after a tenant or its
+	// inventory changed; Digest is the one message summarising them.
+	Retro  bool `json:"retro,omitempty"`
+	Digest bool `json:"digest,omitempty"`
 	// FixAvailable: the advisory names a vendor fix.
 	FixAvailable bool      `json:"fix_available"`
 	CreatedAt    time.Time `json:"created_at"`

@@ -26,11 +26,19 @@ type Matcher struct {
 	log     *slog.Logger
 	index   atomic.Pointer[Index]
 	now     func() time.Time
+	// retroWindow is how far back a changed inventory is matched.
+	retroWindow time.Duration
 }
+
+// DefaultRetroWindow is two years.
+const DefaultRetroWindow = 2 * 365 * 24 * time.Hour
+
+// SetRetroWindow changes how far back retro-matching looks (0 turns it off).
+func (m *Matcher) SetRetroWindow(d time.Duration) { m.retroWindow = d }
 
 // NewMatcher builds a matcher; Run loads the index before consuming.
 func NewMatcher(b *bus.Bus, vendors *enrich.Vendors, log *slog.Logger) *Matcher {
-	return &Matcher{bus: b, vendors: vendors, log: log, now: time.Now}
+	return &Matcher{bus: b, vendors: vendors, log: log, now: time.Now, retroWindow: DefaultRetroWindow}
 }
 
 // Index is the index in use.
@@ -56,6 +64,26 @@ func (m *Matcher) Reload(ctx context.Context) error {
 		m.log.Warn("assets with an unknown vendor cannot match", "tenant", tenant, "assets", len(ids), "first", ids[0])
 	}
 	m.log.Info("match index loaded", "tenants", ix.Tenants(), "assets", ix.Assets())
+	if m.retroWindow > 0 {
+		if ids := m.retroTargets(ctx, tenants, inv); len(ids) > 0 {
+			go func() {
+				if err := m.retroMatch(ctx, ids, tenants, inv); err != nil && ctx.Err() == nil {
+					m.log.Error("retro-match failed; it runs again at the next change or restart", "err", err)
+				}
+			}()
+		}
+	}
+	return nil
+}
+
+// publishAlert publishes one alert revision.
+func (m *Matcher) publishAlert(ctx context.Context, a *Alert) error {
+	hdr := map[string]string{bus.HeaderTenant: a.Tenant, bus.HeaderSource: a.Advisory.Source}
+	if _, err := m.bus.Publish(ctx, bus.Alerts(a.Tenant), a.MsgID(), a, hdr); err != nil {
+		return err
+	}
+	m.log.Info("alert", "tenant", a.Tenant, "alert", a.ID, "revision", a.Revision, "priority", a.Priority, "retro", a.Retro,
+		"advisory", a.Advisory.Source+"/"+a.Advisory.ID, "assets", len(a.Assets), "confidence", a.Confidence, "changes", strings.Join(a.Changes, ", "))
 	return nil
 }
 
@@ -93,12 +121,9 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 			m.log.Debug("alert not subscribed", "tenant", a.Tenant, "alert", a.ID, "priority", a.Priority)
 			continue
 		}
-		hdr := map[string]string{bus.HeaderTenant: a.Tenant, bus.HeaderSource: adv.Source}
-		if _, err := m.bus.Publish(ctx, bus.Alerts(a.Tenant), a.MsgID(), a, hdr); err != nil {
+		if err := m.publishAlert(ctx, a); err != nil {
 			return bus.Retry(err, 2*time.Second)
 		}
-		m.log.Info("alert", "tenant", a.Tenant, "alert", a.ID, "revision", a.Revision, "priority", a.Priority,
-			"advisory", adv.Key(), "assets", len(a.Assets), "confidence", a.Confidence, "changes", strings.Join(a.Changes, ", "))
 	}
 	return nil
 }

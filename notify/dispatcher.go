@@ -63,6 +63,17 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return bus.Retry(fmt.Errorf("notify: tenant %s: %w", a.Tenant, err), 2*time.Second)
 	}
+	// Retro alerts reach the tenant through one digest; only P1 goes alone.
+	if a.Retro && !a.Digest && a.Priority != "P1" {
+		for _, n := range d.notifiers {
+			if n.Configured(t) {
+				rec := d.record(&a, n.Channel(), attempt)
+				rec.Status = StatusBatched
+				d.publishRecord(ctx, rec, log)
+			}
+		}
+		return nil
+	}
 	var retryErr, permErr error
 	var wait time.Duration
 	sent := 0

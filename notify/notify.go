@@ -36,6 +36,8 @@ const (
 	StatusDelivered = "delivered"
 	StatusRetrying  = "retrying"
 	StatusFailed    = "failed"
+	// StatusBatched: a retro alert told through its tenant's retro digest.
+	StatusBatched = "batched"
 )
 
 // DeliverySchema is the version of Delivery messages.

@@ -35,7 +35,7 @@ func Tables() []Table {
 		},
 		{
 			Name:    "alerts",
-			Columns: "tenant, alert_id, revision, priority, confidence, advisory_source, advisory_id, title, url, cves, kev, assets, asset_reasons, published, fetched_at, created_at, cluster_id, changes",
+			Columns: "tenant, alert_id, revision, priority, confidence, advisory_source, advisory_id, title, url, cves, kev, assets, asset_reasons, published, fetched_at, created_at, cluster_id, changes, retro",
 			Spec:    bus.ConsumerSpec{Stream: bus.StreamAlerts, Durable: "store_alerts", Stage: "store", Filter: []string{bus.SubjectAlerts + ".>"}},
 			Row:     alertRow,
 		},
@@ -83,7 +83,7 @@ func alertRow(data []byte) ([]any, error) {
 	}
 	return []any{a.Tenant, a.ID, a.Revision, a.Priority, a.Confidence, a.Advisory.Source, a.Advisory.ID, a.Advisory.Title,
 		a.Advisory.URL, nonNil(a.Advisory.CVEs), b2u(a.Advisory.KEV), nonNil(a.AssetIDs()), reasons,
-		clampTime(a.Advisory.Published), clampTime(a.Advisory.FetchedAt), clampTime(a.CreatedAt), a.ClusterID, nonNil(a.Changes)}, nil
+		clampTime(a.Advisory.Published), clampTime(a.Advisory.FetchedAt), clampTime(a.CreatedAt), a.ClusterID, nonNil(a.Changes), b2u(a.Retro)}, nil
 }
 
 func deliveryRow(data []byte) ([]any, error) {

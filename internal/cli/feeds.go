@@ -174,7 +174,7 @@ func (p *progressBar) update(done, total int) {
 		p.drawn = true
 		return
 	}
-	if pct >= p.lastPct+10 || done == total {
+	if pct >= p.lastPct+10 || (done == total && p.lastPct < 100) {
 		p.lastPct = pct
 		fmt.Fprintf(p.w, "%s: %d/%d (%d%%)\n", p.label, done, total, pct)
 	}

@@ -42,6 +42,7 @@ type Config struct {
 	ClickHouseDatabase string        `envconfig:"CLICKHOUSE_DATABASE" default:"vigil" desc:"ClickHouse database"`
 	ClickHouseUser     string        `envconfig:"CLICKHOUSE_USER" default:"default" desc:"ClickHouse user"`
 	ClickHousePassword string        `envconfig:"CLICKHOUSE_PASSWORD" secret:"true" desc:"ClickHouse password"`
+	RetroWindow        time.Duration `envconfig:"RETRO_WINDOW" default:"17520h" desc:"how far back a new or changed inventory is matched (0 turns retro-matching off)"`
 	StoreBatchSize     int           `envconfig:"STORE_BATCH_SIZE" default:"10000" desc:"rows per ClickHouse insert"`
 	StoreFlushInterval time.Duration `envconfig:"STORE_FLUSH_INTERVAL" default:"1s" desc:"longest wait before a partial batch is written"`
 

@@ -132,6 +132,7 @@ func Run(ctx context.Context, cfg config.Config, roles []string, b *bus.Bus, dep
 			runners[role] = func(ctx context.Context) error { return e.Run(ctx, b, l) }
 		case "match":
 			m := match.NewMatcher(b, vendors, l)
+			m.SetRetroWindow(cfg.RetroWindow)
 			runners[role] = m.Run
 		case "notify":
 			ns, err := BuildNotifiers(cfg, deps.SMTPRootCAs, l)
