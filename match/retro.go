@@ -67,11 +67,14 @@ func (m *Matcher) retroMatch(ctx context.Context, ids []string, tenants []Tenant
 	if err != nil {
 		return err
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return err
+	// History is what the live consumer has been handed already, with the
+	// index before this change; everything after reaches it with the new one.
+	var last uint64
+	if c, err := s.Consumer(ctx, "match"); err == nil {
+		if info, err := c.Info(ctx); err == nil {
+			last = info.Delivered.Stream
+		}
 	}
-	last := info.State.LastSeq
 	found := map[string][]Alert{}
 	if last > 0 {
 		start := m.now().Add(-m.retroWindow)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilhealth/vigil/internal/bus"
 	"github.com/vigilhealth/vigil/internal/testenv"
 	"github.com/vigilhealth/vigil/match"
 	"github.com/vigilhealth/vigil/store"
@@ -22,6 +23,23 @@ func TestRetroMatchNewTenant(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
 		if n := len(e.slack.Messages()); n != 1 {
 			return fmt.Errorf("%d slack messages", n)
+		}
+		return nil
+	})
+	// Wait until the matcher has seen every advisory: they are history now.
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		s, err := e.bus.JS.Stream(ctx, bus.StreamAdvisories)
+		if err != nil {
+			return err
+		}
+		si, _ := s.Info(ctx)
+		c, err := s.Consumer(ctx, "match")
+		if err != nil {
+			return err
+		}
+		ci, _ := c.Info(ctx)
+		if ci.Delivered.Stream < si.State.LastSeq || ci.NumAckPending > 0 || si.State.Msgs < 4 {
+			return fmt.Errorf("matcher at %d of %d", ci.Delivered.Stream, si.State.LastSeq)
 		}
 		return nil
 	})
