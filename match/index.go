@@ -99,29 +99,28 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 	if adv.Enrichment != nil {
 		ref.PatientSafety, ref.Relevance = adv.Enrichment.PatientSafety, adv.Enrichment.Relevance.Score
 	}
-	text := " " + enrich.Normalize(adv.Text()) + " "
-	bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
 	byTenant := map[string][]AssetMatch{}
 	excluded := map[string][]string{}
 	if adv.Enrichment == nil {
 		return nil
 	}
 	if hasStructuredProducts(adv) {
-		byTenant, excluded = ix.matchStructured(adv)
-	}
-	for _, vr := range adv.Enrichment.Vendors {
-		if hasStructuredProducts(adv) {
-			break // a product list says more than the text
-		}
-		for _, c := range ix.byVendor[vr.ID] {
-			if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
-				continue
-			}
-			switch m, v := matchAsset(c, vr, text, bound, hasBound); v {
-			case verdictMatched:
-				byTenant[c.tenant] = append(byTenant[c.tenant], m)
-			case verdictExcluded:
-				excluded[c.tenant] = append(excluded[c.tenant], c.asset.ID)
+		byTenant, excluded = ix.matchStructured(adv) // a product list says more than the text
+	} else {
+		text := " " + enrich.Normalize(adv.Text()) + " "
+		bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
+		for _, vr := range adv.Enrichment.Vendors {
+			for i := range ix.byVendor[vr.ID] {
+				c := &ix.byVendor[vr.ID][i]
+				if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
+					continue
+				}
+				switch m, v := matchAsset(c, vr, text, bound, hasBound); v {
+				case verdictMatched:
+					byTenant[c.tenant] = append(byTenant[c.tenant], m)
+				case verdictExcluded:
+					excluded[c.tenant] = append(excluded[c.tenant], c.asset.ID)
+				}
 			}
 		}
 	}
@@ -175,7 +174,7 @@ const (
 	verdictExcluded         // vendor and product match, the version is outside the range
 )
 
-func matchAsset(c indexed, vr advisory.VendorRef, text string, bound Bound, hasBound bool) (AssetMatch, verdict) {
+func matchAsset(c *indexed, vr advisory.VendorRef, text string, bound Bound, hasBound bool) (AssetMatch, verdict) {
 	vendorReason := fmt.Sprintf("vendor %q = %q (%s, in advisory %s)", c.asset.Vendor, vr.MatchedAs, c.vendor.ID, vr.Field)
 	var productReason string
 	byModel := false

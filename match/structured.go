@@ -62,18 +62,39 @@ func hasStructuredProducts(adv *advisory.Advisory) bool {
 }
 
 // evidence is what one advisory product says about one asset.
+// evidence is small on purpose: the AssetMatch and its wording are built
+// only for the winning evidence of each asset.
 type evidence struct {
-	m        AssetMatch
-	matched  bool
-	excluded bool // this product shows the asset not affected
-	strong   bool // ... by a fixed / not-affected status that covers its version
+	j          *productJudge
+	rule       string
+	why        string
+	confidence string // set when matched
+	matched    bool
+	excluded   bool // this product shows the asset not affected
+	strong     bool // ... by a fixed / not-affected status that covers its version
+}
+
+// assetMatch words the winning evidence.
+func (ev *evidence) assetMatch(c *indexed) AssetMatch {
+	base := ev.j.nameReasons(c, ev.rule)
+	reasons := make([]string, len(base), len(base)+2)
+	copy(reasons, base)
+	reasons = append(reasons, ev.why)
+	switch st := ev.j.p.Status; {
+	case st == advisory.StatusUnderInvestigation:
+		reasons = append(reasons, "status under investigation")
+	case st != "":
+		reasons = append(reasons, "status "+st)
+	}
+	return AssetMatch{Asset: *c.asset, Rule: ev.rule, Confidence: ev.confidence, Reasons: reasons}
 }
 
 // matchStructured matches the advisory's product list: each product's
 // vendor and name (or model number, or CPE), its version ranges and its
 // status.
 func (ix *Index) matchStructured(adv *advisory.Advisory) (map[string][]AssetMatch, map[string][]string) {
-	best := map[*indexed]*evidence{}
+	best := map[*indexed]int{} // asset -> index in evs
+	var evs []evidence
 	cleared := map[string]bool{}
 	isCleared := func(tenant string) bool {
 		ok, seen := cleared[tenant]
@@ -95,22 +116,27 @@ func (ix *Index) matchStructured(adv *advisory.Advisory) (map[string][]AssetMatc
 		name := pv.NormalizeProduct(p.Name, &vd)
 		pcpe := parseCPEName(p.CPE)
 		j := newProductJudge(p, alias)
-		for c, rule := range candidates(va, name, p, pcpe) {
+		for _, cand := range candidates(va, name, p, pcpe) {
+			c := cand.c
 			if !isCleared(c.tenant) {
 				continue
 			}
-			ev := j.judge(c, rule)
-			if cur, seen := best[c]; !seen || better(ev, *cur) {
-				best[c] = &ev
+			ev := j.judge(c, cand.rule)
+			if i, seen := best[c]; !seen {
+				best[c] = len(evs)
+				evs = append(evs, ev)
+			} else if better(ev, evs[i]) {
+				evs[i] = ev
 			}
 		}
 	}
 	byTenant := map[string][]AssetMatch{}
 	excluded := map[string][]string{}
-	for c, ev := range best {
+	for c, i := range best {
+		ev := &evs[i]
 		switch {
 		case ev.matched:
-			byTenant[c.tenant] = append(byTenant[c.tenant], ev.m)
+			byTenant[c.tenant] = append(byTenant[c.tenant], ev.assetMatch(c))
 		case ev.excluded:
 			excluded[c.tenant] = append(excluded[c.tenant], c.asset.ID)
 		}
@@ -125,14 +151,14 @@ func (ix *Index) matchStructured(adv *advisory.Advisory) (map[string][]AssetMatc
 // beats everything but an exact match; then matches by confidence.
 func better(a, b evidence) bool {
 	switch {
-	case a.strong && !(b.matched && b.m.Confidence == Exact):
+	case a.strong && !(b.matched && b.confidence == Exact):
 		return !b.strong
-	case b.strong && !(a.matched && a.m.Confidence == Exact):
+	case b.strong && !(a.matched && a.confidence == Exact):
 		return false
 	case a.matched && !b.matched:
 		return true
 	case a.matched && b.matched:
-		return rank(a.m.Confidence) > rank(b.m.Confidence)
+		return rank(a.confidence) > rank(b.confidence)
 	case a.excluded && !b.matched && !b.excluded:
 		return true // some evidence beats none
 	}
@@ -168,18 +194,33 @@ func (ix *Index) productVendor(adv *advisory.Advisory, p advisory.Product) (stri
 // candidates finds the assets a product may be, with the rule that found
 // each: same normalised name, one name a token prefix of the other, model
 // number, or CPE.
-func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName) map[*indexed]string {
-	out := map[*indexed]string{}
+type candidate struct {
+	c    *indexed
+	rule string
+}
+
+func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName) []candidate {
+	var out []candidate
+	var byName map[*indexed]bool // only built when a second rule may repeat an asset
 	compact := strings.ReplaceAll(name, " ", "")
 	if first, _, _ := strings.Cut(name, " "); first != "" {
 		for _, c := range va.byFirst[first] {
 			switch {
-			case c.product == name || strings.ReplaceAll(c.product, " ", "") == compact: // "EC 40" is "EC40"
-				out[c] = "product"
+			case c.product == name || (len(c.product) != len(name) && strings.ReplaceAll(c.product, " ", "") == compact): // "EC 40" is "EC40"
+				out = append(out, candidate{c, "product"})
 			case strings.HasPrefix(name, c.product+" ") || strings.HasPrefix(c.product, name+" "):
-				out[c] = "product-prefix"
+				out = append(out, candidate{c, "product-prefix"})
 			}
 		}
+	}
+	seen := func(c *indexed) bool {
+		if byName == nil {
+			byName = make(map[*indexed]bool, len(out))
+			for _, o := range out {
+				byName[o.c] = true
+			}
+		}
+		return byName[c]
 	}
 	models := make([]string, 0, len(p.Models)+4)
 	for _, m := range p.Models {
@@ -192,15 +233,17 @@ func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName)
 	}
 	for _, m := range models {
 		for _, c := range va.byModel[m] {
-			if _, ok := out[c]; !ok {
-				out[c] = "model"
+			if !seen(c) {
+				byName[c] = true
+				out = append(out, candidate{c, "model"})
 			}
 		}
 	}
 	if pcpe.product != "" {
 		for _, c := range va.byCPE[pcpe.product] {
-			if c.cpe.matches(pcpe) {
-				out[c] = "cpe"
+			if c.cpe.matches(pcpe) && !seen(c) {
+				byName[c] = true
+				out = append(out, candidate{c, "cpe"})
 			}
 		}
 	}
@@ -289,31 +332,19 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 	case !fixedOrNot && verdict == OutOfRange:
 		return evidence{excluded: true} // only the asset id is needed
 	}
-	base := j.nameReasons(c, rule)
-	reasons := make([]string, len(base), len(base)+2)
-	copy(reasons, base)
-	reasons = append(reasons, why)
-	m := AssetMatch{Asset: *c.asset, Rule: rule, Reasons: reasons}
+	ev := evidence{j: j, rule: rule, why: why}
 	if fixedOrNot {
-		m.Reasons = append(m.Reasons, "status "+p.Status)
-		return evidence{m: m, excluded: true, strong: true}
+		ev.excluded, ev.strong = true, true
+		return ev
 	}
-	switch verdict {
-	case InRange:
-		m.Confidence = Exact
+	ev.matched, ev.confidence = true, Possible
+	if verdict == InRange && p.Status != advisory.StatusUnderInvestigation {
+		ev.confidence = Exact
 		if rule == "model" || rule == "product-prefix" {
-			m.Confidence = Probable
+			ev.confidence = Probable
 		}
-	default:
-		m.Confidence = Possible
 	}
-	if p.Status == advisory.StatusUnderInvestigation {
-		m.Confidence = Possible
-		m.Reasons = append(m.Reasons, "status under investigation")
-	} else {
-		m.Reasons = append(m.Reasons, "status "+p.Status)
-	}
-	return evidence{m: m, matched: true}
+	return ev
 }
 
 // versionVerdict checks an asset version against a product's ranges (any
