@@ -234,3 +234,14 @@ func lookAlike(name string) string {
 	}
 	return ""
 }
+
+// versionVerdict checks a version against range expressions, as the
+// matcher's product judges do.
+func versionVerdict(exprs []string, version string) (RangeVerdict, string) {
+	var rs []parsedRange
+	for _, e := range exprs {
+		r, ok := ParseRange(e)
+		rs = append(rs, parsedRange{r: r, ok: ok, expr: e})
+	}
+	return checkRanges(rs, version)
+}

@@ -347,17 +347,8 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 	return ev
 }
 
-// versionVerdict checks an asset version against a product's ranges (any
+// checkRanges checks an asset version against a product's ranges (any
 // range containing it is enough).
-func versionVerdict(exprs []string, version string) (RangeVerdict, string) {
-	var rs []parsedRange
-	for _, e := range exprs {
-		r, ok := ParseRange(e)
-		rs = append(rs, parsedRange{r: r, ok: ok, expr: e})
-	}
-	return checkRanges(rs, version)
-}
-
 func checkRanges(rs []parsedRange, version string) (RangeVerdict, string) {
 	if len(rs) == 0 {
 		return Unknown, "advisory gives no version for this product"
