@@ -13,11 +13,14 @@ import (
 // It is immutable: a change of tenants or inventories builds a new one.
 type Index struct {
 	tenants    map[string]Tenant
-	byVendor   map[string][]indexed
+	byVendor   map[string][]*indexed
 	vendors    *enrich.Vendors
 	structured map[string]*vendorAssets
 	watchers   []Tenant // tenants with a vendor-watch subscription
-	assets     int
+	// perTenant and digests let UpdateIndex reuse unchanged tenants' work.
+	perTenant map[string][]indexed
+	digests   map[string]string
+	assets    int
 	// Unresolved counts assets whose vendor is not in the vendor table; they
 	// cannot match until it is.
 	Unresolved map[string][]string
@@ -35,8 +38,16 @@ type indexed struct {
 
 // BuildIndex indexes the tenants' inventories (keyed by tenant id).
 func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[string][]Asset) *Index {
-	ix := &Index{tenants: map[string]Tenant{}, byVendor: map[string][]indexed{}, Unresolved: map[string][]string{},
-		vendors: vendors, structured: map[string]*vendorAssets{}}
+	return UpdateIndex(nil, vendors, tenants, inventories, nil)
+}
+
+// UpdateIndex builds the index again after tenants or inventories changed,
+// reusing the resolved and normalised entries of every tenant whose digest
+// (see tenantDigest) is unchanged in prev: only changed tenants pay for
+// vendor resolution and name normalisation. digests may be nil.
+func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, inventories map[string][]Asset, digests map[string]string) *Index {
+	ix := &Index{tenants: map[string]Tenant{}, byVendor: map[string][]*indexed{}, Unresolved: map[string][]string{},
+		vendors: vendors, structured: map[string]*vendorAssets{}, perTenant: map[string][]indexed{}, digests: digests}
 	// Many assets share a product: normalise each distinct name once.
 	norm := map[string]string{}
 	normalize := func(vendorID, product string, f func() string) string {
@@ -56,7 +67,15 @@ func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[strin
 				break
 			}
 		}
+		if prev != nil && digests != nil && prev.digests != nil && digests[t.ID] != "" && prev.digests[t.ID] == digests[t.ID] {
+			ix.perTenant[t.ID] = prev.perTenant[t.ID]
+			if u := prev.Unresolved[t.ID]; len(u) > 0 {
+				ix.Unresolved[t.ID] = u
+			}
+			continue
+		}
 		inv := inventories[t.ID]
+		entries := make([]indexed, 0, len(inv))
 		for i := range inv {
 			a := &inv[i]
 			r, ok := vendors.Resolve(a.Vendor)
@@ -73,9 +92,16 @@ func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[strin
 			if a.CPE != "" {
 				c.cpe = parseCPEName(a.CPE)
 			}
-			ix.byVendor[v.ID] = append(ix.byVendor[v.ID], c)
-			ix.assets++
+			entries = append(entries, c)
 		}
+		ix.perTenant[t.ID] = entries
+	}
+	for _, entries := range ix.perTenant {
+		for i := range entries {
+			c := &entries[i]
+			ix.byVendor[c.vendor.ID] = append(ix.byVendor[c.vendor.ID], c)
+		}
+		ix.assets += len(entries)
 	}
 	for vid, list := range ix.byVendor {
 		ix.structured[vid] = newVendorAssets(list)
@@ -110,8 +136,7 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 		text := " " + enrich.Normalize(adv.Text()) + " "
 		bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
 		for _, vr := range adv.Enrichment.Vendors {
-			for i := range ix.byVendor[vr.ID] {
-				c := &ix.byVendor[vr.ID][i]
+			for _, c := range ix.byVendor[vr.ID] {
 				if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
 					continue
 				}

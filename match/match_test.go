@@ -148,3 +148,28 @@ func TestTenantValidationNamesField(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdateIndexReusesUnchangedTenants(t *testing.T) {
+	vendors := enrich.MustLoadVendors()
+	tenants := []Tenant{{ID: "a", Name: "A", TLPClearance: "GREEN"}, {ID: "b", Name: "B", TLPClearance: "GREEN"}}
+	inv := map[string][]Asset{
+		"a": {{ID: "1", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "2.0"}},
+		"b": {{ID: "1", Vendor: "Philips", Product: "IntelliVue MX40", Version: "B.01"}},
+	}
+	digests := func() map[string]string {
+		d := map[string]string{}
+		for _, t := range tenants {
+			d[t.ID] = tenantDigest(t, inv[t.ID])
+		}
+		return d
+	}
+	first := UpdateIndex(nil, vendors, tenants, inv, digests())
+	inv["b"] = append(inv["b"], Asset{ID: "2", Vendor: "Baxter", Product: "Sigma Spectrum", Version: "8"})
+	second := UpdateIndex(first, vendors, tenants, inv, digests())
+	if &second.perTenant["a"][0] != &first.perTenant["a"][0] {
+		t.Error("unchanged tenant a was indexed again")
+	}
+	if len(second.perTenant["b"]) != 2 || second.Assets() != 3 || len(second.byVendor["baxter"]) != 1 {
+		t.Fatalf("changed tenant b not picked up: %d entries, %d assets", len(second.perTenant["b"]), second.Assets())
+	}
+}

@@ -58,7 +58,11 @@ func (m *Matcher) Reload(ctx context.Context) error {
 		}
 		inv[t.ID] = assets
 	}
-	ix := BuildIndex(m.vendors, tenants, inv)
+	digests := map[string]string{}
+	for _, t := range tenants {
+		digests[t.ID] = tenantDigest(t, inv[t.ID])
+	}
+	ix := UpdateIndex(m.index.Load(), m.vendors, tenants, inv, digests)
 	m.index.Store(ix)
 	for tenant, ids := range ix.Unresolved {
 		m.log.Warn("assets with an unknown vendor cannot match", "tenant", tenant, "assets", len(ids), "first", ids[0])

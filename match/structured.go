@@ -18,10 +18,9 @@ type vendorAssets struct {
 	byCPE   map[string][]*indexed
 }
 
-func newVendorAssets(list []indexed) *vendorAssets {
+func newVendorAssets(list []*indexed) *vendorAssets {
 	va := &vendorAssets{byFirst: map[string][]*indexed{}, byModel: map[string][]*indexed{}, byCPE: map[string][]*indexed{}}
-	for i := range list {
-		c := &list[i]
+	for _, c := range list {
 		if f, _, _ := strings.Cut(c.product, " "); f != "" {
 			va.byFirst[f] = append(va.byFirst[f], c)
 		}
