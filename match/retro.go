@@ -30,10 +30,10 @@ func tenantDigest(t Tenant, assets []Asset) string {
 
 // retroTargets lists the tenants whose definition or inventory changed
 // since they were last matched against history (a new tenant included).
-func (m *Matcher) retroTargets(ctx context.Context, tenants []Tenant, inv map[string][]Asset) []string {
+func (m *Matcher) retroTargets(ctx context.Context, tenants []Tenant, digests map[string]string) []string {
 	var out []string
 	for _, t := range tenants {
-		d := tenantDigest(t, inv[t.ID])
+		d := digests[t.ID]
 		e, err := m.bus.AlertState.Get(ctx, retroKey(t.ID))
 		if err == nil && string(e.Value()) == d {
 			continue
@@ -51,7 +51,7 @@ func (m *Matcher) retroTargets(ctx context.Context, tenants []Tenant, inv map[st
 // advisories of the retro window that were on the bus when it started
 // (the live consumer handles what comes after). Alerts that are new or
 // changed are published marked retro, and each tenant gets one digest.
-func (m *Matcher) retroMatch(ctx context.Context, ids []string, tenants []Tenant, inv map[string][]Asset) error {
+func (m *Matcher) retroMatch(ctx context.Context, ids []string, tenants []Tenant, inv map[string][]Asset, digests map[string]string) error {
 	var sel []Tenant
 	sub := map[string][]Asset{}
 	for _, t := range tenants {
@@ -103,7 +103,7 @@ func (m *Matcher) retroMatch(ctx context.Context, ids []string, tenants []Tenant
 			}
 		}
 		m.log.Info("retro-match done", "tenant", t.ID, "alerts", len(alerts), "window", m.retroWindow)
-		if _, err := m.bus.AlertState.Put(ctx, retroKey(t.ID), []byte(tenantDigest(t, inv[t.ID]))); err != nil {
+		if _, err := m.bus.AlertState.Put(ctx, retroKey(t.ID), []byte(digests[t.ID])); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/feeds/internal/jsonpos"
+	"github.com/vigilhealth/vigil/feeds/internal/timefmt"
 )
 
 // ErrNotCSAF means the JSON is not a CSAF document.
@@ -85,8 +86,8 @@ func Parse(source string, data []byte, fetched time.Time) (advisory.Advisory, er
 		FetchedAt: fetched.UTC(),
 		CVEs:      []string{},
 		Products:  []advisory.Product{},
-		Published: parseTime(str(tr.InitialReleaseDate)),
-		Updated:   parseTime(str(tr.CurrentReleaseDate)),
+		Published: timefmt.Parse(str(tr.InitialReleaseDate)),
+		Updated:   timefmt.Parse(str(tr.CurrentReleaseDate)),
 	}
 	if tr.Version != nil {
 		a.Revision = string(*tr.Version)
@@ -302,13 +303,4 @@ func appendUnique(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
-}
-
-func parseTime(s string) time.Time {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000000Z", "2006-01-02T15:04:05Z07:00", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/feeds/internal/itemerr"
 	"github.com/vigilhealth/vigil/feeds/internal/jsonpos"
+	"github.com/vigilhealth/vigil/feeds/internal/timefmt"
 )
 
 // Record is a CVE JSON 5 record (the fields Vigil reads).
@@ -130,7 +131,7 @@ func convert(source string, r Record, fetched time.Time) (advisory.Advisory, err
 	a := advisory.Advisory{
 		Schema: advisory.Schema, Source: source, ID: ids[0], Title: strings.TrimSpace(cna.Title), Summary: desc,
 		URL: "https://www.cve.org/CVERecord?id=" + ids[0], CVEs: ids, TLP: advisory.TLPClear, FetchedAt: fetched.UTC(),
-		Published: parseTime(r.CVEMetadata.DatePublished), Updated: parseTime(r.CVEMetadata.DateUpdated),
+		Published: timefmt.Parse(r.CVEMetadata.DatePublished), Updated: timefmt.Parse(r.CVEMetadata.DateUpdated),
 		Status: strings.ToLower(r.CVEMetadata.State), Products: []advisory.Product{},
 	}
 	a.Revision = r.CVEMetadata.DateUpdated
@@ -242,13 +243,4 @@ func (v Version) expression() string {
 		return "*"
 	}
 	return "=" + start
-}
-
-func parseTime(s string) time.Time {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.000", "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/feeds/internal/itemerr"
 	"github.com/vigilhealth/vigil/feeds/internal/jsonpos"
+	"github.com/vigilhealth/vigil/feeds/internal/timefmt"
 )
 
 // Response is one page of the API.
@@ -128,7 +129,7 @@ func convert(source string, c CVE, fetched time.Time) (advisory.Advisory, error)
 	a := advisory.Advisory{
 		Schema: advisory.Schema, Source: source, ID: ids[0], Revision: c.LastModified,
 		Title: ids[0] + ": " + firstSentence(desc, 140), Summary: desc, URL: "https://nvd.nist.gov/vuln/detail/" + ids[0],
-		Published: parseTime(c.Published), Updated: parseTime(c.LastModified), FetchedAt: fetched.UTC(),
+		Published: timefmt.Parse(c.Published), Updated: timefmt.Parse(c.LastModified), FetchedAt: fetched.UTC(),
 		CVEs: ids, TLP: advisory.TLPClear, Status: c.VulnStatus, Products: []advisory.Product{},
 	}
 	if a.Revision == "" {
@@ -239,13 +240,4 @@ func firstSentence(s string, max int) string {
 		return string(r[:max-1]) + "…"
 	}
 	return s
-}
-
-func parseTime(s string) time.Time {
-	for _, layout := range []string{"2006-01-02T15:04:05.000", "2006-01-02T15:04:05", time.RFC3339Nano} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
 }
