@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,17 +20,28 @@ func (v *Vendors) NormalizeProduct(name string, vendor *Vendor) string {
 		return n
 	}
 	// The longest vendor alias that prefixes the name goes.
-	best := ""
-	for _, a := range vendor.names() {
-		na := Normalize(a)
-		if len(na) > len(best) && strings.HasPrefix(n, na+" ") {
-			best = na
+	names, ok := v.prefixes[vendor.ID]
+	if !ok {
+		names = vendor.normalizedNames() // a vendor not from this table
+	}
+	for _, na := range names {
+		if len(n) > len(na) && n[len(na)] == ' ' && strings.HasPrefix(n, na) {
+			return n[len(na)+1:]
 		}
 	}
-	if best != "" {
-		n = n[len(best)+1:]
-	}
 	return n
+}
+
+// normalizedNames are the vendor's names normalised, longest first.
+func (vd *Vendor) normalizedNames() []string {
+	var out []string
+	for _, a := range vd.names() {
+		if na := Normalize(a); na != "" && !slices.Contains(out, na) {
+			out = append(out, na)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
 }
 
 func (vd *Vendor) names() []string {

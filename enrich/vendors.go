@@ -47,6 +47,9 @@ type Vendors struct {
 	byAlias map[string]aliasRef // normalised alias -> vendor
 	// maxTokens is the longest alias in tokens, bounding the text scan.
 	maxTokens int
+	// prefixes are each vendor's normalised names, the longest first: what
+	// NormalizeProduct strips from a product name.
+	prefixes map[string][]string
 }
 
 type aliasRef struct {
@@ -64,7 +67,7 @@ func parseVendors(data []byte) (*Vendors, error) {
 	if err := json.Unmarshal(data, &list); err != nil {
 		return nil, fmt.Errorf("vendors.json: %w", err)
 	}
-	v := &Vendors{byID: map[string]*Vendor{}, byAlias: map[string]aliasRef{}}
+	v := &Vendors{byID: map[string]*Vendor{}, byAlias: map[string]aliasRef{}, prefixes: map[string][]string{}}
 	for i, vd := range list {
 		if vd.ID == "" || vd.Name == "" {
 			return nil, fmt.Errorf("vendors.json: entry %d: id and name are required", i)
@@ -78,6 +81,7 @@ func parseVendors(data []byte) (*Vendors, error) {
 			return nil, fmt.Errorf("vendors.json: entry %d: duplicate id %q", i, vd.ID)
 		}
 		v.byID[vd.ID] = vd
+		v.prefixes[vd.ID] = vd.normalizedNames()
 		add := func(a string, former, fieldOnly bool) error {
 			n := Normalize(a)
 			if n == "" {

@@ -3,6 +3,8 @@ package match
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/vigilhealth/vigil/advisory"
@@ -69,7 +71,7 @@ type AdvisoryRef struct {
 
 // AssetMatch is one matched asset with the reasons, as the values compared.
 type AssetMatch struct {
-	Asset      Asset  `json:"asset"`
+	Asset      *Asset `json:"asset"`
 	Confidence string `json:"confidence"`
 	// Rule names how the asset was found: product, product-prefix, model,
 	// cpe (from a product list) or text-product, text-model (from free text).
@@ -81,8 +83,13 @@ type AssetMatch struct {
 // of the advisory, or another source on the same cluster, updates the same
 // alert.
 func AlertID(tenant, cluster string) string {
-	h := sha256.Sum256([]byte(tenant + "\x00" + cluster))
-	return "A-" + hex.EncodeToString(h[:8])
+	var buf [256]byte
+	b := append(append(append(buf[:0], tenant...), 0), cluster...)
+	h := sha256.Sum256(b)
+	var id [18]byte
+	id[0], id[1] = 'A', '-'
+	hex.Encode(id[2:], h[:8])
+	return string(id[:])
 }
 
 // MsgID is the JetStream de-duplication id of this alert revision.
@@ -109,8 +116,31 @@ func (a *Alert) AssetIDs() []string {
 //
 // P1 at 7 or more, P2 at 5-6, P3 at 3-4, P4 below.
 func Priority(adv AdvisoryRef, m AssetMatch) (string, int) {
-	score := map[string]int{LifeCritical: 3, High: 2, Medium: 1}[m.Asset.Criticality]
-	score += map[string]int{ZoneInternet: 2, ZoneClinical: 1}[m.Asset.Zone]
+	return priority(&adv, assetScore(m.Asset), m.Confidence)
+}
+
+// assetScore is the asset's part of the priority: criticality and zone.
+func assetScore(a *Asset) int8 {
+	score := int8(0)
+	switch a.Criticality {
+	case LifeCritical:
+		score = 3
+	case High:
+		score = 2
+	case Medium:
+		score = 1
+	}
+	switch a.Zone {
+	case ZoneInternet:
+		score += 2
+	case ZoneClinical:
+		score++
+	}
+	return score
+}
+
+func priority(adv *AdvisoryRef, asset int8, confidence string) (string, int) {
+	score := int(asset)
 	if adv.Severity != nil {
 		switch {
 		case adv.Severity.Score >= 9:
@@ -122,7 +152,7 @@ func Priority(adv AdvisoryRef, m AssetMatch) (string, int) {
 	if adv.KEV {
 		score += 2
 	}
-	if m.Confidence == Exact {
+	if confidence == Exact {
 		score++
 	}
 	if adv.PatientSafety {
@@ -137,4 +167,19 @@ func Priority(adv AdvisoryRef, m AssetMatch) (string, int) {
 		return "P3", score
 	}
 	return "P4", score
+}
+
+// DecodeAlert reads an alert message, rejecting an asset entry without its
+// asset (a message not written by a matcher).
+func DecodeAlert(data []byte) (Alert, error) {
+	var a Alert
+	if err := json.Unmarshal(data, &a); err != nil {
+		return Alert{}, err
+	}
+	for i, m := range a.Assets {
+		if m.Asset == nil {
+			return Alert{}, fmt.Errorf("alert %s: field assets[%d].asset: missing", a.ID, i)
+		}
+	}
+	return a, nil
 }

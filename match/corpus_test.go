@@ -123,7 +123,11 @@ func TestCorpusPrecisionAndRecall(t *testing.T) {
 	// in the whole corpus, or it is no decoy.
 	affectedAnywhere := func(key, version string) bool {
 		for _, p := range ranges[key] {
-			if v, _ := versionVerdict(p.Versions, version); v != OutOfRange {
+			exprs := p.Versions
+			if nv := nameVersion(p.Name); nv != "" && len(exprs) == 1 && exprs[0] == "*" {
+				exprs = []string{nv}
+			}
+			if v, _ := versionVerdict(exprs, version); v != OutOfRange {
 				return true
 			}
 		}
@@ -148,7 +152,11 @@ func TestCorpusPrecisionAndRecall(t *testing.T) {
 			if !ok {
 				continue
 			}
-			r, ok := ParseRange(p.Versions[0])
+			expr := p.Versions[0]
+			if nv := nameVersion(p.Name); nv != "" && expr == "*" {
+				expr = nv // "Xeleris 3.0", all versions: the name carries the version, as the matcher reads it
+			}
+			r, ok := ParseRange(expr)
 			if !ok {
 				continue
 			}
@@ -181,7 +189,7 @@ func TestCorpusPrecisionAndRecall(t *testing.T) {
 	ix := BuildIndex(vendors, []Tenant{{ID: "corpus", Name: "Corpus", TLPClearance: "AMBER"}}, inv)
 	tp, fp, fn := 0, 0, 0
 	found := map[string]bool{}
-	var fps []string
+	var fps, fns []string
 	for i := range advs {
 		a := &advs[i]
 		for _, al := range ix.Match(a) {
@@ -206,6 +214,7 @@ func TestCorpusPrecisionAndRecall(t *testing.T) {
 	for id := range positive {
 		if !found[id] {
 			fn++
+			fns = append(fns, id+" in "+positive[id])
 		}
 	}
 	precision := float64(tp) / float64(tp+fp)
@@ -216,7 +225,10 @@ func TestCorpusPrecisionAndRecall(t *testing.T) {
 		if len(fps) > 15 {
 			fps = fps[:15]
 		}
-		t.Errorf("precision %.3f recall %.3f below 0.95; false positives:\n%s", precision, recall, strings.Join(fps, "\n"))
+		if len(fns) > 15 {
+			fns = fns[:15]
+		}
+		t.Errorf("precision %.3f recall %.3f below 0.95; false positives:\n%s\nfalse negatives: %s", precision, recall, strings.Join(fps, "\n"), strings.Join(fns, ", "))
 	}
 }
 

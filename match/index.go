@@ -2,6 +2,7 @@ package match
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -24,6 +25,11 @@ type Index struct {
 	// Unresolved counts assets whose vendor is not in the vendor table; they
 	// cannot match until it is.
 	Unresolved map[string][]string
+	// tenantIDs are the tenants in id order; a tenant's position in it
+	// (tenantPos) orders hits and alerts, clearance is its TLP rank.
+	tenantIDs []string
+	tenantPos map[string]int32
+	clearance []int
 }
 
 type indexed struct {
@@ -34,6 +40,7 @@ type indexed struct {
 	product     string // normalised
 	model       string // normalised
 	cpe         cpeName
+	order       int32 // position of the asset id in its tenant's inventory, sorted
 }
 
 // BuildIndex indexes the tenants' inventories (keyed by tenant id).
@@ -94,7 +101,25 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 			}
 			entries = append(entries, c)
 		}
+		byID := make([]int32, len(entries))
+		for i := range byID {
+			byID[i] = int32(i)
+		}
+		slices.SortFunc(byID, func(a, b int32) int { return strings.Compare(entries[a].asset.ID, entries[b].asset.ID) })
+		for k, i := range byID {
+			entries[i].order = int32(k)
+		}
 		ix.perTenant[t.ID] = entries
+	}
+	for id := range ix.tenants {
+		ix.tenantIDs = append(ix.tenantIDs, id)
+	}
+	sort.Strings(ix.tenantIDs)
+	ix.tenantPos = make(map[string]int32, len(ix.tenantIDs))
+	ix.clearance = make([]int, len(ix.tenantIDs))
+	for i, id := range ix.tenantIDs {
+		ix.tenantPos[id] = int32(i)
+		ix.clearance[i] = tlpRank[ix.tenants[id].TLPClearance]
 	}
 	for _, entries := range ix.perTenant {
 		for i := range entries {
@@ -104,7 +129,7 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 		ix.assets += len(entries)
 	}
 	for vid, list := range ix.byVendor {
-		ix.structured[vid] = newVendorAssets(list)
+		ix.structured[vid] = newVendorAssets(list, ix.tenantPos)
 	}
 	return ix
 }
@@ -115,71 +140,36 @@ func (ix *Index) Assets() int { return ix.assets }
 // Tenants is the number of tenants.
 func (ix *Index) Tenants() int { return len(ix.tenants) }
 
-// Match returns one alert per tenant whose assets the advisory affects.
+// Match returns one alert per tenant whose assets the advisory affects,
+// in tenant order, each alert's assets in asset id order.
 func (ix *Index) Match(adv *advisory.Advisory) []Alert {
+	if adv.Enrichment == nil {
+		return nil
+	}
 	ref := AdvisoryRef{
 		Source: adv.Source, ID: adv.ID, Revision: adv.Revision, Title: adv.Title, URL: adv.URL,
 		Summary: adv.Summary, Published: adv.Published, FetchedAt: adv.FetchedAt, CVEs: adv.CVEs,
 		KEV: adv.KEV, Severity: adv.Severity, TLP: adv.TLP,
+		PatientSafety: adv.Enrichment.PatientSafety, Relevance: adv.Enrichment.Relevance.Score,
 	}
-	if adv.Enrichment != nil {
-		ref.PatientSafety, ref.Relevance = adv.Enrichment.PatientSafety, adv.Enrichment.Relevance.Score
-	}
-	byTenant := map[string][]AssetMatch{}
-	excluded := map[string][]string{}
-	if adv.Enrichment == nil {
-		return nil
-	}
+	cleared := ix.clearedFor(adv.TLP)
+	var res *hits
 	if hasStructuredProducts(adv) {
-		byTenant, excluded = ix.matchStructured(adv) // a product list says more than the text
+		res = ix.matchStructured(adv, cleared) // a product list says more than the text
 	} else {
-		text := " " + enrich.Normalize(adv.Text()) + " "
-		bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
-		for _, vr := range adv.Enrichment.Vendors {
-			for _, c := range ix.byVendor[vr.ID] {
-				if t := ix.tenants[c.tenant]; !t.Cleared(adv.TLP) {
-					continue
-				}
-				switch m, v := matchAsset(c, vr, text, bound, hasBound); v {
-				case verdictMatched:
-					byTenant[c.tenant] = append(byTenant[c.tenant], m)
-				case verdictExcluded:
-					excluded[c.tenant] = append(excluded[c.tenant], c.asset.ID)
-				}
-			}
+		res = ix.matchText(adv, cleared)
+	}
+	alerts := ix.assemble(adv, ref, res)
+	if len(ix.watchers) > 0 {
+		have := make(map[string]bool, len(alerts))
+		for _, a := range alerts {
+			have[a.Tenant] = len(a.Assets) > 0
+		}
+		if w := ix.watchAlerts(adv, ref, have); len(w) > 0 {
+			alerts = append(alerts, w...)
+			sort.SliceStable(alerts, func(i, j int) bool { return alerts[i].Tenant < alerts[j].Tenant })
 		}
 	}
-	for tenant := range excluded {
-		if _, ok := byTenant[tenant]; !ok {
-			byTenant[tenant] = nil // evidence that assets are not affected still counts
-		}
-	}
-	var alerts []Alert
-	for tenant, ms := range byTenant {
-		sort.Slice(ms, func(i, j int) bool { return ms[i].Asset.ID < ms[j].Asset.ID })
-		al := Alert{
-			Schema: AlertSchema, ID: AlertID(tenant, clusterOf(adv)), Tenant: tenant, Revision: adv.Revision, ClusterID: clusterOf(adv),
-			Advisory: ref, Assets: ms, Priority: "P4", Confidence: Possible,
-		}
-		best := -1
-		for _, m := range ms {
-			if p, score := Priority(ref, m); score > best {
-				best, al.Priority = score, p
-			}
-			if rank(m.Confidence) > rank(al.Confidence) {
-				al.Confidence = m.Confidence
-			}
-		}
-		al.FixAvailable = fixAvailable(adv)
-		al.Excluded = excluded[tenant]
-		alerts = append(alerts, al)
-	}
-	have := map[string]bool{}
-	for _, a := range alerts {
-		have[a.Tenant] = len(a.Assets) > 0
-	}
-	alerts = append(alerts, ix.watchAlerts(adv, ref, have)...)
-	sort.Slice(alerts, func(i, j int) bool { return alerts[i].Tenant < alerts[j].Tenant })
 	return alerts
 }
 
@@ -189,7 +179,17 @@ func (ix *Index) Subscribed(a *Alert, adv *advisory.Advisory) bool {
 	return ok && t.Subscribed(a, adv, ix.vendors)
 }
 
-func rank(conf string) int { return map[string]int{Possible: 1, Probable: 2, Exact: 3}[conf] }
+func rank(conf string) int {
+	switch conf {
+	case Exact:
+		return 3
+	case Probable:
+		return 2
+	case Possible:
+		return 1
+	}
+	return 0
+}
 
 type verdict int
 
@@ -216,7 +216,7 @@ func matchAsset(c *indexed, vr advisory.VendorRef, text string, bound Bound, has
 	if byModel {
 		rule = "text-model"
 	}
-	m := AssetMatch{Asset: *c.asset, Rule: rule, Reasons: []string{vendorReason, productReason}}
+	m := AssetMatch{Asset: c.asset, Rule: rule, Reasons: []string{vendorReason, productReason}}
 	switch {
 	case !hasBound:
 		m.Confidence = Possible

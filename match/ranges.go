@@ -131,7 +131,8 @@ func versionLike(s string) bool {
 // with a number, or with the same letters ("U61" and "U70", not "L81"), so
 // that a model number in a version field is not compared as a version.
 func comparable(a, b string) bool {
-	pa, pb := versionParts(a), versionParts(b)
+	var ba, bb [12]string
+	pa, pb := appendVersionParts(ba[:0], a), appendVersionParts(bb[:0], b)
 	if len(pa) == 0 || len(pb) == 0 {
 		return false
 	}

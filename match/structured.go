@@ -2,33 +2,86 @@ package match
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/feeds/nvd"
 )
 
-// vendorAssets indexes one vendor's assets (of every tenant) by the first
-// token of the normalised product, by model and by CPE product.
+// vendorAssets indexes one vendor's assets (of every tenant) in groups of
+// assets that look the same to an advisory, by the first token of the
+// normalised product, by model and by CPE product. An advisory judges a
+// group once, however many hospitals run that product at that version.
 type vendorAssets struct {
-	byFirst map[string][]*indexed
-	byModel map[string][]*indexed
-	byCPE   map[string][]*indexed
+	byName    map[string][]*group // normalised product
+	byCompact map[string][]*group // ... without spaces: "EC 40" is "EC40"
+	byExtends map[string][]*group // each proper token prefix of the product
+	byModel   map[string][]*group
+	byCPE     map[string][]*group
 }
 
-func newVendorAssets(list []*indexed) *vendorAssets {
-	va := &vendorAssets{byFirst: map[string][]*indexed{}, byModel: map[string][]*indexed{}, byCPE: map[string][]*indexed{}}
+// group is the assets with the same vendor, product, model, version and CPE
+// as written in the inventories.
+type group struct {
+	c       *indexed // the first member: what the advisory compares
+	members []member // by tenant, then asset id
+}
+
+// member is one asset of a group, with what matching reads of it inline,
+// so that emitting thousands of hits does not chase pointers.
+type member struct {
+	asset     *Asset
+	id        string
+	ti, order int32
+	score     int8 // assetScore
+}
+
+type groupKey struct{ vendor, product, model, version, cpe string }
+
+func newVendorAssets(list []*indexed, tenantPos map[string]int32) *vendorAssets {
+	va := &vendorAssets{byName: map[string][]*group{}, byCompact: map[string][]*group{}, byExtends: map[string][]*group{},
+		byModel: map[string][]*group{}, byCPE: map[string][]*group{}}
+	groups := map[groupKey]*group{}
+	var order []*group
 	for _, c := range list {
-		if f, _, _ := strings.Cut(c.product, " "); f != "" {
-			va.byFirst[f] = append(va.byFirst[f], c)
+		a := c.asset
+		k := groupKey{a.Vendor, a.Product, a.Model, a.Version, a.CPE}
+		g := groups[k]
+		if g == nil {
+			g = &group{c: c}
+			groups[k] = g
+			order = append(order, g)
+		}
+		g.members = append(g.members, member{asset: a, id: a.ID, ti: tenantPos[c.tenant], order: c.order, score: assetScore(a)})
+	}
+	for _, g := range order {
+		slices.SortFunc(g.members, func(a, b member) int {
+			if a.ti != b.ti {
+				return int(a.ti - b.ti)
+			}
+			return int(a.order - b.order)
+		})
+		c := g.c
+		if c.product != "" {
+			va.byName[c.product] = append(va.byName[c.product], g)
+			if compact := strings.ReplaceAll(c.product, " ", ""); compact != c.product {
+				va.byCompact[compact] = append(va.byCompact[compact], g)
+			}
+			for i := 0; i < len(c.product); i++ {
+				if c.product[i] == ' ' {
+					va.byExtends[c.product[:i]] = append(va.byExtends[c.product[:i]], g)
+				}
+			}
 		}
 		if c.model != "" {
-			va.byModel[c.model] = append(va.byModel[c.model], c)
+			va.byModel[c.model] = append(va.byModel[c.model], g)
 		}
 		if c.cpe.product != "" {
-			va.byCPE[c.cpe.product] = append(va.byCPE[c.cpe.product], c)
+			va.byCPE[c.cpe.product] = append(va.byCPE[c.cpe.product], g)
 		}
 	}
 	return va
@@ -73,7 +126,8 @@ type evidence struct {
 	strong     bool // ... by a fixed / not-affected status that covers its version
 }
 
-// assetMatch words the winning evidence.
+// assetMatch words the winning evidence; the reasons are shared by the
+// group's members (capacity capped, so an append copies).
 func (ev *evidence) assetMatch(c *indexed) AssetMatch {
 	base := ev.j.nameReasons(c, ev.rule)
 	reasons := make([]string, len(base), len(base)+2)
@@ -85,25 +139,17 @@ func (ev *evidence) assetMatch(c *indexed) AssetMatch {
 	case st != "":
 		reasons = append(reasons, "status "+st)
 	}
-	return AssetMatch{Asset: *c.asset, Rule: ev.rule, Confidence: ev.confidence, Reasons: reasons}
+	return AssetMatch{Rule: ev.rule, Confidence: ev.confidence, Reasons: reasons[:len(reasons):len(reasons)]}
 }
 
 // matchStructured matches the advisory's product list: each product's
 // vendor and name (or model number, or CPE), its version ranges and its
-// status.
-func (ix *Index) matchStructured(adv *advisory.Advisory) (map[string][]AssetMatch, map[string][]string) {
-	best := map[*indexed]int{} // asset -> index in evs
+// status. Evidence is judged per group; the best evidence of each group
+// decides for its members in tenants cleared for the advisory.
+func (ix *Index) matchStructured(adv *advisory.Advisory, cleared func(int32) bool) *hits {
+	best := map[*group]int{} // group -> index in evs
 	var evs []evidence
-	cleared := map[string]bool{}
-	isCleared := func(tenant string) bool {
-		ok, seen := cleared[tenant]
-		if !seen {
-			t := ix.tenants[tenant]
-			ok = t.Cleared(adv.TLP)
-			cleared[tenant] = ok
-		}
-		return ok
-	}
+	var gs []*group
 	for _, p := range adv.Products {
 		vendorID, alias := ix.productVendor(adv, p)
 		va := ix.structured[vendorID]
@@ -116,34 +162,40 @@ func (ix *Index) matchStructured(adv *advisory.Advisory) (map[string][]AssetMatc
 		pcpe := parseCPEName(p.CPE)
 		j := newProductJudge(p, alias)
 		for _, cand := range candidates(va, name, p, pcpe) {
-			c := cand.c
-			if !isCleared(c.tenant) {
-				continue
-			}
-			ev := j.judge(c, cand.rule)
-			if i, seen := best[c]; !seen {
-				best[c] = len(evs)
+			ev := j.judge(cand.g.c, cand.rule)
+			if i, seen := best[cand.g]; !seen {
+				best[cand.g] = len(evs)
 				evs = append(evs, ev)
+				gs = append(gs, cand.g)
 			} else if better(ev, evs[i]) {
 				evs[i] = ev
 			}
 		}
 	}
-	byTenant := map[string][]AssetMatch{}
-	excluded := map[string][]string{}
-	for c, i := range best {
-		ev := &evs[i]
-		switch {
-		case ev.matched:
-			byTenant[c.tenant] = append(byTenant[c.tenant], ev.assetMatch(c))
-		case ev.excluded:
-			excluded[c.tenant] = append(excluded[c.tenant], c.asset.ID)
+	n := 0
+	for i, g := range gs {
+		if evs[i].matched || evs[i].excluded {
+			n += len(g.members)
 		}
 	}
-	for t := range excluded {
-		sort.Strings(excluded[t])
+	res := newHits(gs, n)
+	for i, g := range gs {
+		ev := &evs[i]
+		if !ev.matched && !ev.excluded {
+			continue
+		}
+		tmpl := int32(-1)
+		if ev.matched {
+			tmpl = int32(len(res.tmpls))
+			res.tmpls = append(res.tmpls, ev.assetMatch(g.c))
+		}
+		for k := range g.members {
+			if mb := &g.members[k]; cleared(mb.ti) {
+				res.list = append(res.list, hit{ti: mb.ti, order: mb.order, g: int32(i), k: int32(k), tmpl: tmpl, score: mb.score})
+			}
+		}
 	}
-	return byTenant, excluded
+	return res
 }
 
 // better orders evidence: a fixed/not-affected status covering the version
@@ -194,55 +246,72 @@ func (ix *Index) productVendor(adv *advisory.Advisory, p advisory.Product) (stri
 // each: same normalised name, one name a token prefix of the other, model
 // number, or CPE.
 type candidate struct {
-	c    *indexed
+	g    *group
 	rule string
 }
 
 func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName) []candidate {
 	var out []candidate
-	var byName map[*indexed]bool // only built when a second rule may repeat an asset
-	compact := strings.ReplaceAll(name, " ", "")
-	if first, _, _ := strings.Cut(name, " "); first != "" {
-		for _, c := range va.byFirst[first] {
-			switch {
-			case c.product == name || (len(c.product) != len(name) && strings.ReplaceAll(c.product, " ", "") == compact): // "EC 40" is "EC40"
-				out = append(out, candidate{c, "product"})
-			case strings.HasPrefix(name, c.product+" ") || strings.HasPrefix(c.product, name+" "):
-				out = append(out, candidate{c, "product-prefix"})
-			}
-		}
-	}
-	seen := func(c *indexed) bool {
-		if byName == nil {
-			byName = make(map[*indexed]bool, len(out))
+	var seen map[*group]bool // built once a list is long enough to repeat groups
+	add := func(g *group, rule string) {
+		if seen == nil && len(out) >= 16 {
+			seen = make(map[*group]bool, 2*len(out))
 			for _, o := range out {
-				byName[o.c] = true
+				seen[o.g] = true
 			}
 		}
-		return byName[c]
+		if seen != nil {
+			if seen[g] {
+				return
+			}
+			seen[g] = true
+		} else {
+			for _, o := range out {
+				if o.g == g {
+					return
+				}
+			}
+		}
+		out = append(out, candidate{g, rule})
 	}
-	models := make([]string, 0, len(p.Models)+4)
+	if name != "" {
+		for _, g := range va.byName[name] {
+			add(g, "product")
+		}
+		compact := strings.ReplaceAll(name, " ", "")
+		for _, g := range va.byName[compact] {
+			add(g, "product") // "EC40" in the advisory, "EC 40" in the inventory
+		}
+		for _, g := range va.byCompact[compact] {
+			add(g, "product")
+		}
+		for i := 0; i < len(name); i++ {
+			if name[i] == ' ' {
+				for _, g := range va.byName[name[:i]] {
+					add(g, "product-prefix") // the asset's name is shorter
+				}
+			}
+		}
+		for _, g := range va.byExtends[name] {
+			add(g, "product-prefix") // the asset's name is longer
+		}
+	}
 	for _, m := range p.Models {
-		models = append(models, enrich.Normalize(m))
+		for _, g := range va.byModel[enrich.Normalize(m)] {
+			add(g, "model")
+		}
 	}
 	for _, tok := range strings.Fields(name) {
 		if len(tok) >= 3 && strings.ContainsAny(tok, "0123456789") {
-			models = append(models, tok)
-		}
-	}
-	for _, m := range models {
-		for _, c := range va.byModel[m] {
-			if !seen(c) {
-				byName[c] = true
-				out = append(out, candidate{c, "model"})
+			for _, g := range va.byModel[tok] {
+				add(g, "model")
 			}
 		}
 	}
 	if pcpe.product != "" {
-		for _, c := range va.byCPE[pcpe.product] {
-			if c.cpe.matches(pcpe) && !seen(c) {
-				byName[c] = true
-				out = append(out, candidate{c, "cpe"})
+		for _, g := range va.byCPE[pcpe.product] {
+			if g.c.cpe.matches(pcpe) {
+				add(g, "cpe")
 			}
 		}
 	}
@@ -279,8 +348,9 @@ func newProductJudge(p advisory.Product, alias string) *productJudge {
 		versions = []string{v} // "IntelliSpace Portal 7.0.x": the name carries the range
 	}
 	j := &productJudge{p: p, alias: alias, verdicts: map[string]verdictWhy{}, names: map[nameKey][]string{}}
+	j.ranges = make([]parsedRange, 0, len(versions))
 	for _, e := range versions {
-		r, ok := ParseRange(e)
+		r, ok := cachedRange(e)
 		j.ranges = append(j.ranges, parsedRange{r: r, ok: ok, expr: e})
 	}
 	return j
@@ -388,4 +458,33 @@ func nameVersion(name string) string {
 		return ""
 	}
 	return last
+}
+
+// rangeCache remembers parsed range expressions: advisories repeat a few
+// thousand of them ("< 2.1", "*", "vers:generic/<4.2") endlessly. Ranges
+// are not changed after parsing, so sharing them is safe.
+var (
+	rangeCache  sync.Map // expr -> cachedParse
+	rangeCached atomic.Int32
+)
+
+const rangeCacheMax = 50000
+
+type cachedParse struct {
+	r  Range
+	ok bool
+}
+
+func cachedRange(expr string) (Range, bool) {
+	if v, ok := rangeCache.Load(expr); ok {
+		c := v.(cachedParse)
+		return c.r, c.ok
+	}
+	r, ok := ParseRange(expr)
+	if rangeCached.Load() < rangeCacheMax {
+		if _, loaded := rangeCache.LoadOrStore(expr, cachedParse{r, ok}); !loaded {
+			rangeCached.Add(1)
+		}
+	}
+	return r, ok
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // CompareVersions orders vendor version strings: both are split into runs of
@@ -12,7 +13,8 @@ import (
 // numbers, letter runs case-insensitively, and a version that is a prefix of
 // the other is the smaller ("2.1" < "2.1.1"). It returns -1, 0 or 1.
 func CompareVersions(a, b string) int {
-	pa, pb := versionParts(a), versionParts(b)
+	var ba, bb [12]string
+	pa, pb := appendVersionParts(ba[:0], a), appendVersionParts(bb[:0], b)
 	for i := 0; i < len(pa) && i < len(pb); i++ {
 		x, y := pa[i], pb[i]
 		xn, xerr := strconv.ParseUint(x, 10, 64)
@@ -30,7 +32,7 @@ func CompareVersions(a, b string) int {
 		case yerr == nil:
 			return -1
 		default:
-			if c := strings.Compare(strings.ToLower(x), strings.ToLower(y)); c != 0 {
+			if c := compareFold(x, y); c != 0 {
 				return c
 			}
 		}
@@ -44,38 +46,42 @@ func CompareVersions(a, b string) int {
 	return 0
 }
 
-func versionParts(v string) []string {
-	var parts []string
-	var cur strings.Builder
-	kind := 0 // 1 digit, 2 letter
-	flush := func() {
-		if cur.Len() > 0 {
-			parts = append(parts, cur.String())
-			cur.Reset()
-		}
-	}
-	for _, r := range strings.TrimSpace(v) {
+func versionParts(v string) []string { return appendVersionParts(nil, v) }
+
+// appendVersionParts appends v's runs of digits and of letters to dst; the
+// runs are substrings of v, so with a buffer on the caller's stack nothing
+// is allocated.
+func appendVersionParts(dst []string, v string) []string {
+	v = strings.TrimSpace(v)
+	n0 := len(dst)
+	start, kind := -1, 0 // kind: 1 digit, 2 letter
+	for i, r := range v {
 		k := 0
 		switch {
-		case unicode.IsDigit(r):
+		case r < utf8.RuneSelf && r >= '0' && r <= '9', r >= utf8.RuneSelf && unicode.IsDigit(r):
 			k = 1
-		case unicode.IsLetter(r):
+		case r < utf8.RuneSelf && (r|0x20 >= 'a' && r|0x20 <= 'z'), r >= utf8.RuneSelf && unicode.IsLetter(r):
 			k = 2
 		}
-		if k == 0 || k != kind {
-			flush()
+		if k != kind || k == 0 {
+			if start >= 0 {
+				dst = append(dst, v[start:i])
+				start = -1
+			}
+			if k != 0 {
+				start = i
+			}
 		}
 		kind = k
-		if k != 0 {
-			cur.WriteRune(r)
-		}
 	}
-	flush()
+	if start >= 0 {
+		dst = append(dst, v[start:])
+	}
 	// A leading "v" or "V" ("V3.1") is not part of the version.
-	if len(parts) > 1 && strings.EqualFold(parts[0], "v") {
-		parts = parts[1:]
+	if len(dst)-n0 > 1 && strings.EqualFold(dst[n0], "v") {
+		dst = append(dst[:n0], dst[n0+1:]...)
 	}
-	return parts
+	return dst
 }
 
 // Bound is an upper version bound read from advisory text.
@@ -127,4 +133,30 @@ func ParseBound(text string) (Bound, bool) {
 		consider(m[:2], text[m[2]:m[3]], true)
 	}
 	return best, found
+}
+
+// compareFold compares ASCII case-insensitively (other runes as bytes).
+func compareFold(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,8 +46,8 @@ func DeliveryKey(a *match.Alert, channel string) string {
 }
 
 func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
-	var a match.Alert
-	if err := json.Unmarshal(msg.Data(), &a); err != nil {
+	a, err := match.DecodeAlert(msg.Data())
+	if err != nil {
 		return fmt.Errorf("notify: decode %s: %w", msg.Subject(), err)
 	}
 	attempt := 1

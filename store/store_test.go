@@ -62,7 +62,7 @@ func TestWriterBatchesAndCollapsesRedeliveries(t *testing.T) {
 		a := match.Alert{Schema: 1, ID: fmt.Sprintf("A-%02d", i), Tenant: []string{"h1", "h2"}[i%2], Revision: "r1", Priority: "P2",
 			Confidence: match.Exact, CreatedAt: created,
 			Advisory: match.AdvisoryRef{Source: "s", ID: fmt.Sprintf("ADV-%d", i), Title: "t", CVEs: []string{"CVE-2026-0001"}},
-			Assets:   []match.AssetMatch{{Asset: match.Asset{ID: "asset-1"}, Confidence: match.Exact, Reasons: []string{"r"}}}}
+			Assets:   []match.AssetMatch{{Asset: &match.Asset{ID: "asset-1"}, Confidence: match.Exact, Reasons: []string{"r"}}}}
 		if _, err := b.Publish(ctx, bus.Alerts(a.Tenant), a.MsgID(), a, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -73,8 +73,8 @@ func advisoryRow(data []byte) ([]any, error) {
 }
 
 func alertRow(data []byte) ([]any, error) {
-	var a match.Alert
-	if err := json.Unmarshal(data, &a); err != nil {
+	a, err := match.DecodeAlert(data)
+	if err != nil {
 		return nil, err
 	}
 	reasons := make([]string, len(a.Assets))

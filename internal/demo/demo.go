@@ -258,8 +258,8 @@ func (w *watcher) handle(m *nats.Msg) {
 	at := fmt.Sprintf("[+%5.2fs]", time.Since(w.start).Seconds())
 	switch {
 	case strings.HasPrefix(m.Subject, bus.SubjectAlerts+"."):
-		var a match.Alert
-		if json.Unmarshal(m.Data, &a) != nil {
+		a, err := match.DecodeAlert(m.Data)
+		if err != nil {
 			return
 		}
 		if _, seen := w.delivered[a.ID]; !seen {

@@ -23,9 +23,9 @@ func Alert(title string) *match.Alert {
 			CVEs: []string{"CVE-2026-31001"}, KEV: true,
 		},
 		Assets: []match.AssetMatch{
-			{Asset: match.Asset{ID: "MON-ICU-01", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "2.0.2", Location: "ICU bed 1", Criticality: match.LifeCritical},
+			{Asset: &match.Asset{ID: "MON-ICU-01", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "2.0.2", Location: "ICU bed 1", Criticality: match.LifeCritical},
 				Confidence: match.Exact, Reasons: []string{`vendor "GE Healthcare" = "GE HealthCare"`, `product "CARESCAPE B450" in advisory text`, "version 2.0.2 < 2.1"}},
-			{Asset: match.Asset{ID: "MON-ICU-03", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "1.9", Location: "ICU bed 3", Criticality: match.LifeCritical},
+			{Asset: &match.Asset{ID: "MON-ICU-03", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "1.9", Location: "ICU bed 3", Criticality: match.LifeCritical},
 				Confidence: match.Exact, Reasons: []string{"version 1.9 < 2.1"}},
 		},
 		CreatedAt: time.Now(),

@@ -1,0 +1,184 @@
+package match
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/enrich"
+)
+
+// hits are the assets an advisory matched or showed not affected. A hit
+// holds no pointers (the asset is member k of group g, the wording template
+// tmpl, -1 for not affected), so collecting and ordering thousands of them
+// costs the garbage collector nothing.
+type hits struct {
+	gs    []*group
+	tmpls []AssetMatch // rule, confidence and reasons, shared by a group's members
+	list  []hit
+	bufs  *hitBufs
+}
+
+type hit struct {
+	ti, order int32 // tenant position, asset position in the tenant
+	g, k      int32
+	tmpl      int32
+	score     int8 // assetScore
+}
+
+func (h *hits) member(x *hit) *member { return &h.gs[x.g].members[x.k] }
+
+// scratch reuses the hit lists of earlier matches: a large advisory
+// collects thousands, and fresh memory for each costs page faults.
+var scratch = sync.Pool{New: func() any { return &hitBufs{} }}
+
+type hitBufs struct {
+	list, sorted []hit
+	count        []int32
+}
+
+func newHits(gs []*group, n int) *hits {
+	b := scratch.Get().(*hitBufs)
+	return &hits{gs: gs, list: slices.Grow(b.list[:0], n), bufs: b}
+}
+
+// release returns the scratch lists; the hits must not be used after.
+func (h *hits) release() {
+	b := h.bufs
+	b.list = h.list[:0]
+	if cap(b.list) > 1<<20 {
+		b.list, b.sorted, b.count = nil, nil, nil // a huge one-off is not kept
+	}
+	scratch.Put(b)
+}
+
+// matchText matches an advisory without a product list: vendor found by
+// enrich, product name or model number in its text, version bound in its
+// title or summary.
+func (ix *Index) matchText(adv *advisory.Advisory, cleared func(int32) bool) *hits {
+	text := " " + enrich.Normalize(adv.Text()) + " "
+	bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
+	g := &group{}
+	res := newHits([]*group{g}, 0)
+	for _, vr := range adv.Enrichment.Vendors {
+		for _, c := range ix.byVendor[vr.ID] {
+			ti := ix.tenantPos[c.tenant]
+			if !cleared(ti) {
+				continue
+			}
+			m, v := matchAsset(c, vr, text, bound, hasBound)
+			if v == verdictNone {
+				continue
+			}
+			h := hit{ti: ti, order: c.order, k: int32(len(g.members)), tmpl: -1, score: assetScore(c.asset)}
+			g.members = append(g.members, member{asset: c.asset, id: c.asset.ID, ti: ti, order: c.order, score: h.score})
+			if v == verdictMatched {
+				h.tmpl = int32(len(res.tmpls))
+				res.tmpls = append(res.tmpls, m)
+			}
+			res.list = append(res.list, h)
+		}
+	}
+	return res
+}
+
+// byTenant orders the hits by tenant (a counting sort: tenants are few and
+// dense), then by asset within each tenant.
+func (h *hits) byTenant(tenants int) []hit {
+	count := slices.Grow(h.bufs.count[:0], tenants+1)[:tenants+1]
+	clear(count)
+	h.bufs.count = count
+	for i := range h.list {
+		count[h.list[i].ti+1]++
+	}
+	for i := 1; i <= tenants; i++ {
+		count[i] += count[i-1]
+	}
+	out := slices.Grow(h.bufs.sorted[:0], len(h.list))[:len(h.list)]
+	h.bufs.sorted = out
+	for _, x := range h.list {
+		out[count[x.ti]] = x
+		count[x.ti]++
+	}
+	for i := 0; i < len(out); {
+		j := i + 1
+		sorted := true
+		for ; j < len(out) && out[j].ti == out[i].ti; j++ {
+			sorted = sorted && out[j].order >= out[j-1].order
+		}
+		if !sorted {
+			slices.SortFunc(out[i:j], func(a, b hit) int { return int(a.order - b.order) })
+		}
+		i = j
+	}
+	return out
+}
+
+// assemble makes one alert per tenant from the hits. Tenants whose assets
+// are all shown not affected get an alert without assets: that evidence
+// still counts for the alert's lifecycle.
+func (ix *Index) assemble(adv *advisory.Advisory, ref AdvisoryRef, res *hits) []Alert {
+	if len(res.list) == 0 {
+		res.release()
+		return nil
+	}
+	defer res.release()
+	list := res.byTenant(len(ix.tenantIDs))
+	nm, tenants := 0, 1
+	for i := range list {
+		if list[i].tmpl >= 0 {
+			nm++
+		}
+		if i > 0 && list[i].ti != list[i-1].ti {
+			tenants++
+		}
+	}
+	matches := make([]AssetMatch, 0, nm)        // one backing array for every alert's assets
+	excluded := make([]string, 0, len(list)-nm) // ... and for excluded ids
+	alerts := make([]Alert, 0, tenants+len(ix.watchers))
+	cluster, fix := clusterOf(adv), fixAvailable(adv)
+	for i := 0; i < len(list); {
+		j := i
+		m0, e0 := len(matches), len(excluded)
+		best, prio, conf := -1, "P4", Possible
+		for ; j < len(list) && list[j].ti == list[i].ti; j++ {
+			x := &list[j]
+			mb := res.member(x)
+			if x.tmpl < 0 {
+				excluded = append(excluded, mb.id)
+				continue
+			}
+			m := res.tmpls[x.tmpl]
+			m.Asset = mb.asset
+			matches = append(matches, m)
+			if p, score := priority(&ref, x.score, m.Confidence); score > best {
+				best, prio = score, p
+			}
+			if rank(m.Confidence) > rank(conf) {
+				conf = m.Confidence
+			}
+		}
+		tenant := ix.tenantIDs[list[i].ti]
+		al := Alert{
+			Schema: AlertSchema, ID: AlertID(tenant, cluster), Tenant: tenant, Revision: adv.Revision, ClusterID: cluster,
+			Advisory: ref, Priority: prio, Confidence: conf, FixAvailable: fix,
+		}
+		if len(matches) > m0 {
+			al.Assets = matches[m0:len(matches):len(matches)]
+		}
+		if len(excluded) > e0 {
+			al.Excluded = excluded[e0:len(excluded):len(excluded)]
+		}
+		alerts = append(alerts, al)
+		i = j
+	}
+	return alerts
+}
+
+// clearedFor returns whether the tenant at a position may receive an
+// advisory marked tlp; unknown markings are treated as the most restrictive.
+func (ix *Index) clearedFor(tlp advisory.TLP) func(int32) bool {
+	r, ok := tlpRank[advisory.TLP(strings.ToUpper(string(tlp)))]
+	return func(ti int32) bool { return ok && ix.clearance[ti] >= r }
+}
