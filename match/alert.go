@@ -45,6 +45,8 @@ type Alert struct {
 	// inventory changed; Digest is the one message summarising them.
 	Retro  bool `json:"retro,omitempty"`
 	Digest bool `json:"digest,omitempty"`
+	// Channels the tenant's subscriptions route this alert to; empty: all.
+	Channels []string `json:"channels,omitempty"`
 	// FixAvailable: the advisory names a vendor fix.
 	FixAvailable bool      `json:"fix_available"`
 	CreatedAt    time.Time `json:"created_at"`

@@ -173,10 +173,16 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 	return alerts
 }
 
-// Subscribed reports whether the alert's tenant wants it.
+// Subscribed reports whether the alert's tenant wants it, and sets the
+// channels it goes to (a.Channels; nil for all).
 func (ix *Index) Subscribed(a *Alert, adv *advisory.Advisory) bool {
 	t, ok := ix.tenants[a.Tenant]
-	return ok && t.Subscribed(a, adv, ix.vendors)
+	if !ok {
+		return false
+	}
+	channels, ok := t.Route(a, adv, ix.vendors)
+	a.Channels = channels
+	return ok
 }
 
 func rank(conf string) int {

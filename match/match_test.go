@@ -136,10 +136,17 @@ func TestTenantValidationNamesField(t *testing.T) {
 	tests := map[string]string{
 		"id: Bad Id\nname: x\n": "field id",
 		"id: h1\n":              "field name",
-		"id: h1\nname: x\ntlp_clearance: purple\n":                  "field tlp_clearance",
-		"id: h1\nname: x\nchannels:\n  email:\n    to: [nobody]\n":  "channels.email.to[0]",
-		"id: h1\nname: x\nchanels: {}\n":                            "chanels",
-		"id: h1\nname: x\nchannels:\n  slack:\n    channel: \"\"\n": "channels.slack.channel",
+		"id: h1\nname: x\ntlp_clearance: purple\n":                                                                          "field tlp_clearance",
+		"id: h1\nname: x\nchannels:\n  email:\n    to: [nobody]\n":                                                          "channels.email.to[0]",
+		"id: h1\nname: x\nchanels: {}\n":                                                                                    "chanels",
+		"id: h1\nname: x\nchannels:\n  slack:\n    channel: \"\"\n":                                                         "channels.slack",
+		"id: h1\nname: x\nchannels:\n  webhook:\n    url: ftp://x\n    secret: 0123456789abcdef\n":                          "channels.webhook.url",
+		"id: h1\nname: x\nchannels:\n  webhook:\n    url: https://soc.example/hook\n    secret: short\n":                    "channels.webhook.secret",
+		"id: h1\nname: x\nchannels:\n  slack:\n    webhook_url: \"not a url\"\n":                                            "channels.slack.webhook_url",
+		"id: h1\nname: x\nchannels:\n  email:\n    to: [a@b.example]\nsubscriptions:\n  - name: s\n    channels: [slack]\n": "subscriptions[0].channels[0]",
+		"id: h1\nname: x\ndelivery:\n  group_window: soon\n":                                                                "delivery.group_window",
+		"id: h1\nname: x\ndelivery:\n  digest:\n    priorities: [P1]\n":                                                     "delivery.digest.priorities[0]",
+		"id: h1\nname: x\ndelivery:\n  digest:\n    every: weekly\n":                                                        "delivery.digest.every",
 	}
 	for doc, want := range tests {
 		_, err := ParseTenant("tenant.yaml", []byte(doc))

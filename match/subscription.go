@@ -2,6 +2,8 @@ package match
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/vigilhealth/vigil/advisory"
@@ -20,6 +22,9 @@ type Subscription struct {
 	// VendorWatch asks for every healthcare-relevant advisory (relevance
 	// at least 50) about the listed vendors, even when no asset matches.
 	VendorWatch bool `yaml:"vendor_watch,omitempty" json:"vendor_watch,omitempty"`
+	// Channels this subscription's alerts go to ("slack", "email",
+	// "webhook"); none means every channel of the tenant.
+	Channels []string `yaml:"channels,omitempty" json:"channels,omitempty"`
 }
 
 // WatchRelevance is the relevance a vendor-watch advisory needs.
@@ -109,15 +114,36 @@ func (s *Subscription) Accepts(a *Alert, adv *advisory.Advisory, vendors *enrich
 // Subscribed reports whether the tenant wants the alert: yes when it has
 // no subscriptions, else when one accepts it.
 func (t *Tenant) Subscribed(a *Alert, adv *advisory.Advisory, vendors *enrich.Vendors) bool {
+	_, ok := t.Route(a, adv, vendors)
+	return ok
+}
+
+// Route reports whether the tenant wants the alert and on which channels:
+// the channels of every subscription that accepts it (nil: all channels).
+func (t *Tenant) Route(a *Alert, adv *advisory.Advisory, vendors *enrich.Vendors) ([]string, bool) {
 	if len(t.Subscriptions) == 0 {
-		return !a.Watch
+		return nil, !a.Watch
 	}
+	var channels []string
+	ok, all := false, false
 	for i := range t.Subscriptions {
-		if t.Subscriptions[i].Accepts(a, adv, vendors) {
-			return true
+		s := &t.Subscriptions[i]
+		if !s.Accepts(a, adv, vendors) {
+			continue
+		}
+		ok = true
+		all = all || len(s.Channels) == 0
+		for _, c := range s.Channels {
+			if !slices.Contains(channels, c) {
+				channels = append(channels, c)
+			}
 		}
 	}
-	return false
+	if all {
+		channels = nil
+	}
+	sort.Strings(channels)
+	return channels, ok
 }
 
 // watchAlerts makes vendor-watch alerts for tenants that asked for every

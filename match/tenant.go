@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,22 +25,23 @@ type Tenant struct {
 	Channels     Channels     `yaml:"channels" json:"channels"`
 	// Subscriptions choose which alerts the tenant gets; none means all.
 	Subscriptions []Subscription `yaml:"subscriptions,omitempty" json:"subscriptions,omitempty"`
+	// Delivery groups and paces what the channels send (see DeliveryPolicy).
+	Delivery DeliveryPolicy `yaml:"delivery,omitempty" json:"delivery,omitempty"`
 }
 
 // Channels say where a tenant's alerts go.
 type Channels struct {
-	Slack *SlackChannel `yaml:"slack,omitempty" json:"slack,omitempty"`
-	Email *EmailChannel `yaml:"email,omitempty" json:"email,omitempty"`
+	Slack   *SlackChannel   `yaml:"slack,omitempty" json:"slack,omitempty"`
+	Email   *EmailChannel   `yaml:"email,omitempty" json:"email,omitempty"`
+	Webhook *WebhookChannel `yaml:"webhook,omitempty" json:"webhook,omitempty"`
 }
 
-// SlackChannel is a Slack channel (name or id) the bot posts to.
+// SlackChannel is a Slack channel (name or id) the bot posts to, or an
+// incoming webhook URL (the simpler option: no bot token, no threads).
 type SlackChannel struct {
-	Channel string `yaml:"channel" json:"channel"`
-}
-
-// EmailChannel lists alert recipients.
-type EmailChannel struct {
-	To []string `yaml:"to" json:"to"`
+	Channel string `yaml:"channel,omitempty" json:"channel,omitempty"`
+	// WebhookURL is secret (it carries Slack's token): never logged.
+	WebhookURL string `yaml:"webhook_url,omitempty" json:"webhook_url,omitempty"`
 }
 
 var tlpRank = map[advisory.TLP]int{
@@ -82,18 +82,18 @@ func (t *Tenant) Validate() error {
 			return fmt.Errorf("field subscriptions[%d]: %w", i, err)
 		}
 	}
-	if s := t.Channels.Slack; s != nil && strings.TrimSpace(s.Channel) == "" {
-		return errors.New("field channels.slack.channel: is required")
+	if err := t.Channels.validate(); err != nil {
+		return err
 	}
-	if e := t.Channels.Email; e != nil {
-		if len(e.To) == 0 {
-			return errors.New("field channels.email.to: needs at least one address")
-		}
-		for i, addr := range e.To {
-			if _, err := mail.ParseAddress(addr); err != nil || strings.ContainsAny(addr, "\r\n") {
-				return fmt.Errorf("field channels.email.to[%d]: %q is not an email address", i, addr)
+	for i := range t.Subscriptions {
+		for j, c := range t.Subscriptions[i].Channels {
+			if !t.Channels.Has(c) {
+				return fmt.Errorf("field subscriptions[%d].channels[%d]: %q is not one of the tenant's channels (%s)", i, j, c, strings.Join(t.Channels.Names(), ", "))
 			}
 		}
+	}
+	if err := t.Delivery.validate(); err != nil {
+		return fmt.Errorf("field delivery.%w", err)
 	}
 	return nil
 }

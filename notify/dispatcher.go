@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,22 +17,37 @@ import (
 	"github.com/vigilhealth/vigil/match"
 )
 
-// Dispatcher consumes alerts and hands each to the tenant's channels.
+// Dispatcher consumes alerts and hands each to the tenant's channels: P1
+// at once, others after the tenant's grouping window or in its digest, all
+// paced per tenant and channel (see router.go).
 type Dispatcher struct {
 	bus       *bus.Bus
 	notifiers []Notifier
 	redact    Redactor
 	log       *slog.Logger
 	now       func() time.Time
+	limit     *limiter
+	tick      time.Duration
+	held      heldState
 }
 
-// NewDispatcher builds a dispatcher over the given notifiers.
+// NewDispatcher builds a dispatcher over the given notifiers, with the
+// default channel rates.
 func NewDispatcher(b *bus.Bus, notifiers []Notifier, redact Redactor, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{bus: b, notifiers: notifiers, redact: redact, log: log, now: time.Now}
+	rates, _ := ParseRates(DefaultRates)
+	return &Dispatcher{bus: b, notifiers: notifiers, redact: redact, log: log, now: time.Now, limit: newLimiter(rates),
+		tick: time.Second, held: heldState{retryAt: map[string]time.Time{}}}
 }
+
+// SetRates replaces the channel rates (see ParseRates).
+func (d *Dispatcher) SetRates(r map[string]Rate) { d.limit = newLimiter(r) }
+
+// SetTick sets how often held alerts are checked (default 1s).
+func (d *Dispatcher) SetTick(t time.Duration) { d.tick = t }
 
 // Run delivers alerts until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	go d.flushLoop(ctx)
 	// A channel outage must not lose alerts: retryable failures are retried
 	// (backoff capped at 5 min) for as long as it lasts; only permanent
 	// failures go to the dead letters.
@@ -73,29 +89,47 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 		return nil
 	}
+	redact := d.redact.With(t.Channels.Secrets()...)
 	var retryErr, permErr error
 	var wait time.Duration
 	sent := 0
 	for _, n := range d.notifiers {
-		if !n.Configured(t) {
+		ch := n.Channel()
+		if !n.Configured(t) || !routed(&a, ch) {
 			continue
 		}
 		sent++
-		key := DeliveryKey(&a, n.Channel())
+		key := DeliveryKey(&a, ch)
 		if _, err := d.bus.Delivered.Get(ctx, key); err == nil {
 			continue // the channel confirmed this revision before a crash or retry
 		}
+		now := d.now()
+		kind, due, hold := holdFor(t, &a, now)
+		if !hold && !d.limit.allow(t.ID, ch, now) {
+			kind, due, hold = kindPaced, now, true // over the channel's rate: joins the next message
+		}
+		if hold {
+			if err := d.enqueue(ctx, &a, ch, kind, due); err != nil {
+				retryErr = fmt.Errorf("hold for %s: %w", kind, err)
+				continue
+			}
+			rec := d.record(&a, ch, attempt)
+			rec.Status, rec.Detail = StatusQueued, "held: "+kind+" until "+due.UTC().Format(time.TimeOnly)
+			d.publishRecord(ctx, rec, log)
+			continue
+		}
+		d.dropHeld(ctx, &a, ch) // an older revision waiting in a group is superseded
 		retry, err := n.Notify(ctx, t, &a)
-		err = d.redact.Error(err)
-		rec := d.record(&a, n.Channel(), attempt)
+		err = redact.Error(err)
+		rec := d.record(&a, ch, attempt)
 		switch {
 		case err == nil:
 			// Recorded before the alert is acked: a redelivery will not resend.
 			if _, perr := d.bus.Delivered.Put(ctx, key, []byte(rec.At.Format(time.RFC3339Nano))); perr != nil {
-				log.Error("delivered but not recorded; a redelivery may resend", "channel", n.Channel(), "err", perr)
+				log.Error("delivered but not recorded; a redelivery may resend", "channel", ch, "err", perr)
 			}
 			rec.Status = StatusDelivered
-			log.Info("delivered", "channel", n.Channel(), "priority", a.Priority, "latency_ms", rec.LatencyMS)
+			log.Info("delivered", "channel", ch, "priority", a.Priority, "latency_ms", rec.LatencyMS)
 		case retry:
 			rec.Status, rec.Error = StatusRetrying, err.Error()
 			retryErr = err
@@ -106,7 +140,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		default:
 			rec.Status, rec.Error = StatusFailed, err.Error()
 			permErr = err
-			log.Error("delivery failed permanently", "channel", n.Channel(), "err", err)
+			log.Error("delivery failed permanently", "channel", ch, "err", err)
 		}
 		d.publishRecord(ctx, rec, log)
 	}
@@ -120,6 +154,12 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		return fmt.Errorf("notify: %w", permErr)
 	}
 	return nil
+}
+
+// routed reports whether the tenant's subscriptions send the alert to the
+// channel.
+func routed(a *match.Alert, channel string) bool {
+	return len(a.Channels) == 0 || slices.Contains(a.Channels, channel)
 }
 
 func (d *Dispatcher) record(a *match.Alert, channel string, attempt int) Delivery {

@@ -43,6 +43,8 @@ type Bus struct {
 	Advisories  jetstream.KeyValue
 	CVEIndex    jetstream.KeyValue
 	AlertState  jetstream.KeyValue
+	Threads     jetstream.KeyValue
+	Pending     jetstream.KeyValue
 	Inventories jetstream.ObjectStore
 }
 
@@ -124,6 +126,8 @@ func (b *Bus) ensure(ctx context.Context) error {
 		{BucketAdvisories, &b.Advisories, 0},
 		{BucketCVEIndex, &b.CVEIndex, 0},
 		{BucketAlerts, &b.AlertState, 0},
+		{BucketThreads, &b.Threads, b.opts.MaxAge},
+		{BucketPending, &b.Pending, 0},
 	}
 	for _, k := range kvs {
 		kv, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: k.name, TTL: k.ttl, Storage: jetstream.FileStorage})

@@ -174,6 +174,22 @@ func (b *Bus) deadLetter(ctx context.Context, stage string, m jetstream.Msg, cau
 	return err
 }
 
+// PublishDeadLetter dead-letters data that is not (or no longer) a
+// message of a stream: e.g. alerts a notifier failed to deliver from a
+// group after their messages were acked. id de-duplicates.
+func (b *Bus) PublishDeadLetter(ctx context.Context, stage, origSubject, id string, data []byte, headers map[string]string, cause error) error {
+	dl := nats.NewMsg(DeadLetter(stage))
+	dl.Data = data
+	for k, v := range headers {
+		dl.Header.Set(k, v)
+	}
+	dl.Header.Set(HeaderStage, stage)
+	dl.Header.Set(HeaderOrigSubj, origSubject)
+	dl.Header.Set(HeaderError, oneLine(cause.Error(), 1000))
+	_, err := b.JS.PublishMsg(ctx, dl, jetstream.WithMsgID(stage+"/"+id))
+	return err
+}
+
 func oneLine(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {

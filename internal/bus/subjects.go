@@ -30,6 +30,8 @@ const (
 	BucketAdvisories = "vigil_advisories"  // latest raw revision of each advisory
 	BucketCVEIndex   = "vigil_cve_index"   // CVE -> advisory keys
 	BucketAlerts     = "vigil_alert_state" // tenant.alert -> revision and fingerprint
+	BucketThreads    = "vigil_threads"     // channel.tenant.alert -> first message (Slack ts, Message-ID)
+	BucketPending    = "vigil_pending"     // alerts waiting for a grouping window or digest
 	StoreInventories = "vigil_inventories"
 )
 

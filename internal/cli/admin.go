@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -54,16 +57,28 @@ func (e *env) tenant(args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tTLP\tSLACK\tEMAIL")
+		fmt.Fprintln(tw, "ID\tNAME\tTLP\tSLACK\tEMAIL\tWEBHOOK\tWINDOW")
 		for _, t := range ts {
-			slack, email := "-", "-"
-			if t.Channels.Slack != nil {
-				slack = t.Channels.Slack.Channel
+			slack, email, hook := "-", "-", "-"
+			switch s := t.Channels.Slack; {
+			case s != nil && s.WebhookURL != "":
+				slack = "incoming webhook"
+			case s != nil:
+				slack = s.Channel
 			}
 			if t.Channels.Email != nil {
 				email = fmt.Sprint(len(t.Channels.Email.To), " recipient(s)")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.TLPClearance, slack, email)
+			if w := t.Channels.Webhook; w != nil {
+				if u, err := url.Parse(w.URL); err == nil {
+					hook = u.Host // the path and query may carry a token
+				}
+			}
+			window := t.Delivery.Window().String()
+			if p := t.Delivery.Digest.Priorities; len(p) > 0 {
+				window += fmt.Sprintf(", %s digest of %s", cmp.Or(t.Delivery.Digest.Every, "hourly"), strings.Join(p, "/"))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.TLPClearance, slack, email, hook, window)
 		}
 		return tw.Flush()
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/vigilhealth/vigil/notify"
 )
 
 // Prefix is the environment variable prefix.
@@ -55,6 +57,9 @@ type Config struct {
 	SMTPUser     string `envconfig:"SMTP_USER" desc:"SMTP user; empty sends without authentication"`
 	SMTPPassword string `envconfig:"SMTP_PASSWORD" secret:"true" desc:"SMTP password"`
 	SMTPFrom     string `envconfig:"SMTP_FROM" default:"vigil@localhost" desc:"sender address of alert emails"`
+
+	ChannelRates   string        `envconfig:"CHANNEL_RATES" default:"slack=1/s:5,email=30/m:10,webhook=50/s:100" desc:"messages per tenant and channel: CHANNEL=N/s|m|h:BURST; more wait and go together in the next message"`
+	WebhookTimeout time.Duration `envconfig:"WEBHOOK_TIMEOUT" default:"10s" desc:"timeout of one webhook request"`
 }
 
 // Load reads the configuration from the environment and validates it.
@@ -91,6 +96,12 @@ func (c Config) Validate() error {
 	}
 	if c.HostInterval < 0 {
 		bad("HOST_INTERVAL", "%s is negative", c.HostInterval)
+	}
+	if _, err := notify.ParseRates(c.ChannelRates); err != nil {
+		bad("CHANNEL_RATES", "%v", err)
+	}
+	if c.WebhookTimeout < time.Second {
+		bad("WEBHOOK_TIMEOUT", "%s is below 1s", c.WebhookTimeout)
 	}
 	if c.StoreBatchSize < 1 {
 		bad("STORE_BATCH_SIZE", "%d is below 1", c.StoreBatchSize)

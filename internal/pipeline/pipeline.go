@@ -24,6 +24,7 @@ import (
 	"github.com/vigilhealth/vigil/notify"
 	"github.com/vigilhealth/vigil/notify/email"
 	"github.com/vigilhealth/vigil/notify/slack"
+	"github.com/vigilhealth/vigil/notify/webhook"
 	"github.com/vigilhealth/vigil/store"
 )
 
@@ -70,28 +71,30 @@ type Deps struct {
 	SMTPRootCAs *x509.CertPool // nil uses the system roots
 }
 
-// BuildNotifiers makes the configured integrations.
-func BuildNotifiers(cfg config.Config, rootCAs *x509.CertPool, log *slog.Logger) ([]notify.Notifier, error) {
+// BuildNotifiers makes the integrations: Slack (bot token when set, and
+// tenants' incoming webhooks), email when an SMTP host is set, webhooks.
+// threads keeps Slack and email threads (nil: updates are not threaded).
+func BuildNotifiers(cfg config.Config, rootCAs *x509.CertPool, threads notify.Threads, log *slog.Logger) ([]notify.Notifier, error) {
 	var out []notify.Notifier
-	if cfg.SlackToken != "" {
-		n, err := slack.New(slack.Config{Token: cfg.SlackToken, APIURL: cfg.SlackAPIURL}, log.With("channel", "slack"))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	} else {
-		log.Info("slack disabled: VIGIL_SLACK_TOKEN is not set")
+	if cfg.SlackToken == "" {
+		log.Info("slack bot disabled (VIGIL_SLACK_TOKEN is not set): only tenants' incoming webhooks can be used")
 	}
+	sn, err := slack.New(slack.Config{Token: cfg.SlackToken, APIURL: cfg.SlackAPIURL, Threads: threads}, log.With("channel", "slack"))
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, sn)
 	if cfg.SMTPHost != "" {
 		n, err := email.New(email.Config{
 			Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS, User: cfg.SMTPUser, Password: cfg.SMTPPassword,
-			From: cfg.SMTPFrom, RootCAs: rootCAs,
+			From: cfg.SMTPFrom, RootCAs: rootCAs, Threads: threads,
 		}, log.With("channel", "email"))
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, n)
 	}
+	out = append(out, webhook.New(webhook.Config{Timeout: cfg.WebhookTimeout, UserAgent: "Vigil-Webhook/1"}, log.With("channel", "webhook")))
 	return out, nil
 }
 
@@ -135,11 +138,16 @@ func Run(ctx context.Context, cfg config.Config, roles []string, b *bus.Bus, dep
 			m.SetRetroWindow(cfg.RetroWindow)
 			runners[role] = m.Run
 		case "notify":
-			ns, err := BuildNotifiers(cfg, deps.SMTPRootCAs, l)
+			ns, err := BuildNotifiers(cfg, deps.SMTPRootCAs, notify.KVThreads(b.Threads), l)
 			if err != nil {
 				return err
 			}
+			rates, err := notify.ParseRates(cfg.ChannelRates)
+			if err != nil {
+				return fmt.Errorf("VIGIL_CHANNEL_RATES: %w", err)
+			}
 			d := notify.NewDispatcher(b, ns, redact, l)
+			d.SetRates(rates)
 			runners[role] = d.Run
 		case "store":
 			sc := store.Config{Addr: cfg.ClickHouseAddr, Database: cfg.ClickHouseDatabase, User: cfg.ClickHouseUser, Password: cfg.ClickHousePassword}

@@ -108,7 +108,8 @@ func setup(t *testing.T, smtpPass, token string) *env {
 
 	ctx := context.Background()
 	tenant := match.Tenant{ID: "st-example", Name: "St Example General Hospital", TLPClearance: "GREEN",
-		Channels: match.Channels{Slack: &match.SlackChannel{Channel: "#vigil-alerts"}, Email: &match.EmailChannel{To: []string{"secops@example-hospital.org"}}}}
+		Channels: match.Channels{Slack: &match.SlackChannel{Channel: "#vigil-alerts"}, Email: &match.EmailChannel{To: []string{"secops@example-hospital.org"}}},
+		Delivery: match.DeliveryPolicy{GroupWindow: "0s"}} // each alert alone: these tests count messages
 	if err := match.PutTenant(ctx, e.bus, tenant); err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,8 @@ func TestRetroMatchNewTenant(t *testing.T) {
 		return nil
 	})
 	newcomer := match.Tenant{ID: "st-other", Name: "St Other", TLPClearance: "GREEN",
-		Channels: match.Channels{Slack: &match.SlackChannel{Channel: "#other-secops"}}}
+		Channels: match.Channels{Slack: &match.SlackChannel{Channel: "#other-secops"}},
+		Delivery: match.DeliveryPolicy{GroupWindow: "0s"}}
 	if err := match.PutTenant(ctx, e.bus, newcomer); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ type SlackMessage struct {
 	Blocks   json.RawMessage
 	ThreadTS string
 	TS       string
+	Webhook  string // the incoming webhook's path, for webhook posts
 }
 
 // Slack is a Slack Web API server on a loopback port: it answers auth.test
@@ -34,16 +35,20 @@ type Slack struct {
 	limitNext   int
 	retryAfter  time.Duration
 	badChannels map[string]bool
+	failNext    int
+	failErr     string
+	hooks       map[string]bool
 	requests    int
 	notify      chan struct{}
 }
 
 // StartSlack starts the Slack API sink that accepts token.
 func StartSlack(token string) *Slack {
-	s := &Slack{Token: token, badChannels: map[string]bool{}, notify: make(chan struct{}, 1)}
+	s := &Slack{Token: token, badChannels: map[string]bool{}, hooks: map[string]bool{}, notify: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/auth.test", s.authTest)
 	mux.HandleFunc("/api/chat.postMessage", s.postMessage)
+	mux.HandleFunc("/services/", s.incomingWebhook)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL + "/api/"
 	return s
@@ -57,6 +62,59 @@ func (s *Slack) RateLimitNext(n int, retryAfter time.Duration) {
 	s.mu.Lock()
 	s.limitNext, s.retryAfter = n, retryAfter
 	s.mu.Unlock()
+}
+
+// FailNext answers the next n posts with the Slack error (e.g.
+// "channel_not_found"; an incoming webhook answers 404 for it).
+func (s *Slack) FailNext(n int, slackErr string) {
+	s.mu.Lock()
+	s.failNext, s.failErr = n, slackErr
+	s.mu.Unlock()
+}
+
+// IncomingWebhook registers an incoming webhook and returns its URL; the
+// path stands for the secret Slack puts in real webhook URLs.
+func (s *Slack) IncomingWebhook(secret string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path := "/services/T0DEMO/B0HOOK/" + secret
+	s.hooks[path] = true
+	return s.srv.URL + path
+}
+
+// incomingWebhook accepts {"text", "blocks"} JSON as Slack's incoming
+// webhooks do: 200 "ok", 404 no_service for an unknown URL.
+func (s *Slack) incomingWebhook(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Text   string          `json:"text"`
+		Blocks json.RawMessage `json:"blocks"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+	if s.limitNext > 0 {
+		s.limitNext--
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.retryAfter.Seconds())))
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	if !s.hooks[r.URL.Path] || s.failNext > 0 {
+		if s.failNext > 0 {
+			s.failNext--
+		}
+		http.Error(w, "no_service", http.StatusNotFound)
+		return
+	}
+	s.msgs = append(s.msgs, SlackMessage{Text: body.Text, Blocks: body.Blocks, Webhook: r.URL.Path, TS: fmt.Sprintf("%d.%06d", time.Now().Unix(), len(s.msgs)+1)})
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	_, _ = w.Write([]byte("ok"))
 }
 
 // RejectChannel makes posts to channel fail with channel_not_found.
@@ -123,6 +181,11 @@ func (s *Slack) postMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ch := r.FormValue("channel")
+	if s.failNext > 0 {
+		s.failNext--
+		writeJSON(w, map[string]any{"ok": false, "error": s.failErr})
+		return
+	}
 	if ch == "" || s.badChannels[ch] {
 		writeJSON(w, map[string]any{"ok": false, "error": "channel_not_found"})
 		return

@@ -51,6 +51,7 @@ type SMTP struct {
 	mails    []Mail
 	notify   chan struct{}
 	failNext int
+	failCode int
 }
 
 // SMTPOptions configure the sink.
@@ -89,9 +90,13 @@ func StartSMTP(o SMTPOptions) (*SMTP, error) {
 func (s *SMTP) Close() error { return s.srv.Close() }
 
 // FailNext makes the next n transactions fail with a temporary 451 error.
-func (s *SMTP) FailNext(n int) {
+func (s *SMTP) FailNext(n int) { s.FailNextWith(n, 451) }
+
+// FailNextWith makes the next n transactions fail with code: 4xx is
+// temporary, 5xx permanent (e.g. 550 mailbox unavailable).
+func (s *SMTP) FailNextWith(n, code int) {
 	s.mu.Lock()
-	s.failNext = n
+	s.failNext, s.failCode = n, code
 	s.mu.Unlock()
 }
 
@@ -152,13 +157,16 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		return smtp.ErrAuthRequired
 	}
 	s.b.s.mu.Lock()
-	fail := s.b.s.failNext > 0
+	fail, code := s.b.s.failNext > 0, s.b.s.failCode
 	if fail {
 		s.b.s.failNext--
 	}
 	s.b.s.mu.Unlock()
+	if fail && code >= 500 {
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "mailbox unavailable"}
+	}
 	if fail {
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure, try again"}
+		return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure, try again"}
 	}
 	s.cur = Mail{From: from, TLS: isTLS, Authed: s.authed}
 	return nil

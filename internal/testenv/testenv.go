@@ -79,6 +79,14 @@ func Slack(t testing.TB, token string) *sink.Slack {
 	return s
 }
 
+// Webhook starts a webhook receiver verifying signatures with secret.
+func Webhook(t testing.TB, secret string) *sink.Webhook {
+	t.Helper()
+	w := sink.StartWebhook(secret)
+	t.Cleanup(w.Close)
+	return w
+}
+
 // Eventually polls f every tick until it returns nil or wait has passed, then
 // fails with f's last error.
 func Eventually(t testing.TB, wait, tick time.Duration, f func() error) {

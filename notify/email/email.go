@@ -11,7 +11,9 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
+	netmail "net/mail"
 	"net/textproto"
+	"net/url"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -32,6 +34,9 @@ type Config struct {
 	From     string
 	// RootCAs, when set, replaces the system roots (a private mail relay).
 	RootCAs *x509.CertPool
+	// Threads keeps each alert's first Message-ID, so that updates are
+	// sent In-Reply-To it; nil sends updates unthreaded.
+	Threads notify.Threads
 }
 
 // Notifier sends email.
@@ -77,12 +82,42 @@ func (n *Notifier) Configured(t match.Tenant) bool {
 	return t.Channels.Email != nil && len(t.Channels.Email.To) > 0
 }
 
-// Notify sends the alert to the tenant's recipients.
+// Notify sends the alert to the tenant's recipients; an update replies to
+// the alert's first message.
 func (n *Notifier) Notify(ctx context.Context, t match.Tenant, a *match.Alert) (bool, error) {
-	m, err := n.Message(t, a)
+	key := notify.ThreadKey("email", a)
+	var root string
+	if n.cfg.Threads != nil {
+		var err error
+		if root, err = n.cfg.Threads.Get(ctx, key); err != nil {
+			return true, fmt.Errorf("email: thread of %s: %w", a.ID, err)
+		}
+	}
+	m, err := n.MessageInThread(t, a, root)
 	if err != nil {
 		return false, err
 	}
+	if retry, err := n.send(ctx, t, m); err != nil {
+		return retry, err
+	}
+	if root == "" && n.cfg.Threads != nil {
+		if err := n.cfg.Threads.Put(ctx, key, MessageID(a)); err != nil {
+			n.log.Warn("email: thread not recorded; the next update starts a new thread", "alert", a.ID, "err", err)
+		}
+	}
+	return false, nil
+}
+
+// NotifyGroup sends one email listing the group's alerts.
+func (n *Notifier) NotifyGroup(ctx context.Context, t match.Tenant, g *notify.Group) (bool, error) {
+	m, err := n.GroupMessage(t, g)
+	if err != nil {
+		return false, err
+	}
+	return n.send(ctx, t, m)
+}
+
+func (n *Notifier) send(ctx context.Context, t match.Tenant, m *mail.Msg) (bool, error) {
 	c, err := mail.NewClient(n.cfg.Host, n.opts...)
 	if err != nil {
 		return false, fmt.Errorf("email: client: %w", err)
@@ -91,6 +126,11 @@ func (n *Notifier) Notify(ctx context.Context, t match.Tenant, a *match.Alert) (
 		return retryable(err), fmt.Errorf("email to %d recipient(s) via %s:%d: %w", len(t.Channels.Email.To), n.cfg.Host, n.cfg.Port, err)
 	}
 	return false, nil
+}
+
+// MessageID is the Message-ID of an alert revision's email.
+func MessageID(a *match.Alert) string {
+	return fmt.Sprintf("<%s.%s@vigil>", a.ID, revisionToken(a.Revision))
 }
 
 // retryable: a 5xx reply (bad recipient, refused sender) will not heal;
@@ -113,17 +153,21 @@ func retryable(err error) bool {
 // Headers are set through go-mail, which encodes them; the subject is
 // stripped of control characters first, so no header can be injected.
 func (n *Notifier) Message(t match.Tenant, a *match.Alert) (*mail.Msg, error) {
-	m := mail.NewMsg()
-	if err := m.From(n.cfg.From); err != nil {
-		return nil, fmt.Errorf("email: from %q: %w", n.cfg.From, err)
+	return n.MessageInThread(t, a, "")
+}
+
+// MessageInThread is Message replying to root (a Message-ID with its angle
+// brackets) when root is not empty.
+func (n *Notifier) MessageInThread(t match.Tenant, a *match.Alert, root string) (*mail.Msg, error) {
+	m, err := n.envelope(t, Subject(a))
+	if err != nil {
+		return nil, err
 	}
-	if err := m.To(t.Channels.Email.To...); err != nil {
-		return nil, fmt.Errorf("email: tenant %s recipients: %w", t.ID, err)
+	m.SetGenHeader(mail.HeaderMessageID, MessageID(a))
+	if root != "" && root != MessageID(a) {
+		m.SetGenHeader(mail.HeaderInReplyTo, root)
+		m.SetGenHeader(mail.HeaderReferences, root)
 	}
-	m.Subject(Subject(a))
-	m.SetMessageIDWithValue(fmt.Sprintf("%s.%s@vigil", a.ID, revisionToken(a.Revision)))
-	m.SetDate()
-	m.SetGenHeader(mail.HeaderXMailer, "Vigil")
 	m.SetGenHeader("X-Vigil-Alert", a.ID)
 	m.SetGenHeader("X-Vigil-Priority", a.Priority)
 	var text, html bytes.Buffer
@@ -156,6 +200,91 @@ func revisionToken(rev string) string {
 		return '-'
 	}, rev)
 }
+
+// envelope is a message with sender, recipients, subject, date and the
+// list headers.
+func (n *Notifier) envelope(t match.Tenant, subject string) (*mail.Msg, error) {
+	m := mail.NewMsg()
+	if err := m.From(n.cfg.From); err != nil {
+		return nil, fmt.Errorf("email: from %q: %w", n.cfg.From, err)
+	}
+	if err := m.To(t.Channels.Email.To...); err != nil {
+		return nil, fmt.Errorf("email: tenant %s recipients: %w", t.ID, err)
+	}
+	m.Subject(subject)
+	m.SetDate()
+	m.SetGenHeader(mail.HeaderXMailer, "Vigil")
+	unsub := t.Channels.Email.Unsubscribe
+	if unsub == "" {
+		addr := n.cfg.From
+		if a, err := netmail.ParseAddress(addr); err == nil {
+			addr = a.Address
+		}
+		unsub = "mailto:" + addr + "?subject=" + url.QueryEscape("unsubscribe "+t.ID)
+	}
+	m.SetGenHeader(mail.HeaderListUnsubscribe, "<"+unsub+">")
+	if strings.HasPrefix(unsub, "https://") {
+		m.SetGenHeader(mail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	}
+	m.SetGenHeader("List-Id", fmt.Sprintf("Vigil alerts for %s <%s.vigil>", notify.SanitizeLine(t.Name, 60), t.ID))
+	return m, nil
+}
+
+// GroupMessage builds one email for a group of alerts.
+func (n *Notifier) GroupMessage(t match.Tenant, g *notify.Group) (*mail.Msg, error) {
+	m, err := n.envelope(t, notify.SanitizeLine("[Vigil] "+g.Title(), 200))
+	if err != nil {
+		return nil, err
+	}
+	m.SetMessageID()
+	shown := g.Alerts
+	if len(shown) > notify.GroupLimit {
+		shown = shown[:notify.GroupLimit]
+	}
+	data := groupView{Tenant: t, Group: g, Shown: shown, More: len(g.Alerts) - len(shown)}
+	var text, html bytes.Buffer
+	if err := groupTextTmpl.Execute(&text, data); err != nil {
+		return nil, fmt.Errorf("email: group text template: %w", err)
+	}
+	if err := groupHTMLTmpl.Execute(&html, data); err != nil {
+		return nil, fmt.Errorf("email: group html template: %w", err)
+	}
+	m.SetBodyString(mail.TypeTextPlain, text.String())
+	m.AddAlternativeString(mail.TypeTextHTML, html.String())
+	return m, nil
+}
+
+type groupView struct {
+	Tenant match.Tenant
+	Group  *notify.Group
+	Shown  []*match.Alert
+	More   int
+}
+
+var groupTextTmpl = texttemplate.Must(texttemplate.New("group").Funcs(funcs).Parse(`{{line .Group.Title}} for {{.Tenant.Name}}
+{{range .Shown}}
+{{.Priority}}  {{line .Advisory.Title}}
+    assets: {{join .AssetIDs ", "}}{{with .Advisory.CVEs}}
+    CVEs: {{join . ", "}}{{end}}{{if .Advisory.KEV}}
+    KNOWN EXPLOITED (CISA KEV){{end}}{{with .Advisory.URL}}
+    {{.}}{{end}}
+{{end}}{{if .More}}
+...and {{.More}} more: run vigil alerts --tenant {{.Tenant.ID}}
+{{end}}
+-- 
+Vigil
+`))
+
+var groupHTMLTmpl = htmltemplate.Must(htmltemplate.New("group").Funcs(funcs).Parse(`<!doctype html>
+<html><body style="font-family: sans-serif">
+<h2>{{.Group.Title}}</h2>
+<table border="1" cellpadding="4" cellspacing="0">
+<tr><th>Priority</th><th>Advisory</th><th>Assets</th><th>CVEs</th></tr>
+{{range .Shown}}<tr><td>{{.Priority}}{{if .Advisory.KEV}} (KEV){{end}}</td><td>{{if .Advisory.URL}}<a href="{{.Advisory.URL}}">{{.Advisory.Title}}</a>{{else}}{{.Advisory.Title}}{{end}}</td><td>{{join .AssetIDs ", "}}</td><td>{{join .Advisory.CVEs ", "}}</td></tr>
+{{end}}</table>
+{{if .More}}<p>...and {{.More}} more: <code>vigil alerts --tenant {{.Tenant.ID}}</code></p>{{end}}
+</body></html>
+`))
 
 type view struct {
 	Tenant match.Tenant
