@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,9 @@ func NewDispatcher(b *bus.Bus, notifiers []Notifier, redact Redactor, log *slog.
 
 // SetRates replaces the channel rates (see ParseRates).
 func (d *Dispatcher) SetRates(r map[string]Rate) { d.limit = newLimiter(r) }
+
+// SetClock replaces the clock (tests of windows and digests).
+func (d *Dispatcher) SetClock(now func() time.Time) { d.now = now }
 
 // SetTick sets how often held alerts are checked (default 1s).
 func (d *Dispatcher) SetTick(t time.Duration) { d.tick = t }
@@ -90,7 +94,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		return nil
 	}
 	redact := d.redact.With(t.Channels.Secrets()...)
-	var retryErr, permErr error
+	var retryErr error
 	var wait time.Duration
 	sent := 0
 	for _, n := range d.notifiers {
@@ -138,9 +142,15 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 				wait = ra.After
 			}
 		default:
+			// Dead-lettered now, and keyed like a delivery, so that a retry
+			// for another channel does not try this one again.
 			rec.Status, rec.Error = StatusFailed, err.Error()
-			permErr = err
 			log.Error("delivery failed permanently", "channel", ch, "err", err)
+			if derr := d.deadLetter(ctx, &a, ch, err); derr != nil {
+				retryErr = fmt.Errorf("dead letter: %w", derr)
+			} else if _, perr := d.bus.Delivered.Put(ctx, key, []byte("failed "+rec.At.Format(time.RFC3339Nano))); perr != nil {
+				log.Warn("permanent failure not recorded; a redelivery may try again", "channel", ch, "err", perr)
+			}
 		}
 		d.publishRecord(ctx, rec, log)
 	}
@@ -150,10 +160,19 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	if retryErr != nil {
 		return bus.Retry(fmt.Errorf("notify: %w", retryErr), max(wait, backoff(attempt)))
 	}
-	if permErr != nil {
-		return fmt.Errorf("notify: %w", permErr)
-	}
 	return nil
+}
+
+// deadLetter publishes an alert a channel refused for good, with the
+// reason and the channel; `vigil deliveries failed` lists them.
+func (d *Dispatcher) deadLetter(ctx context.Context, a *match.Alert, channel string, cause error) error {
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	id := fmt.Sprintf("%s/%s/%s/%s", a.Tenant, a.ID, a.Revision, channel)
+	return d.bus.PublishDeadLetter(ctx, "notify", bus.Alerts(a.Tenant), id, data,
+		map[string]string{bus.HeaderTenant: a.Tenant, HeaderChannel: channel}, fmt.Errorf("notify: %w", cause))
 }
 
 // routed reports whether the tenant's subscriptions send the alert to the

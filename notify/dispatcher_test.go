@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,6 +154,18 @@ func TestPermanentFailureGoesToDeadLetters(t *testing.T) {
 		}
 		return nil
 	})
+	fs, err := notify.FailedDeliveries(ctx, r.bus, time.Now().Add(-time.Hour), "st-example")
+	if err != nil || len(fs) != 1 || fs[0].Channel != "slack" || fs[0].AlertID != a.ID || fs[0].Title != "Philips IntelliBridge" ||
+		!strings.Contains(fs[0].Reason, "channel_not_found") {
+		t.Fatalf("failed deliveries %+v (%v)", fs, err)
+	}
+	if other, _ := notify.FailedDeliveries(ctx, r.bus, time.Now().Add(-time.Hour), "another-tenant"); len(other) != 0 {
+		t.Fatalf("another tenant sees %+v", other)
+	}
+	var out strings.Builder
+	if err := notify.PrintFailed(&out, fs); err != nil || !strings.Contains(out.String(), "channel_not_found") || !strings.Contains(out.String(), "slack") {
+		t.Fatalf("table %q (%v)", out.String(), err)
+	}
 	var failed int
 	for _, d := range r.deliveries(t) {
 		if d.Channel == "slack" && d.Status == notify.StatusFailed && d.Error != "" {

@@ -281,10 +281,7 @@ func (d *Dispatcher) settle(ctx context.Context, entries []heldEntry, err error,
 			_, _ = d.bus.Pending.Update(ctx, e.key, data, e.rev)
 		default:
 			rec.Status, rec.Error = StatusFailed, err.Error()
-			data, _ := json.Marshal(a)
-			id := fmt.Sprintf("%s/%s/%s/%s", a.Tenant, a.ID, a.Revision, e.p.Channel)
-			if derr := d.bus.PublishDeadLetter(ctx, "notify", bus.Alerts(a.Tenant), id, data,
-				map[string]string{bus.HeaderTenant: a.Tenant, HeaderChannel: e.p.Channel}, err); derr != nil {
+			if derr := d.deadLetter(ctx, a, e.p.Channel, err); derr != nil {
 				log.Error("dead letter not published", "alert", a.ID, "err", derr)
 			}
 			_ = d.bus.Pending.Delete(ctx, e.key, jetstream.LastRevision(e.rev))

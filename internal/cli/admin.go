@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil/match"
+	"github.com/vigilhealth/vigil/notify"
 	"github.com/vigilhealth/vigil/store"
 )
 
@@ -193,4 +194,41 @@ func (e *env) alerts(args []string) error {
 		return nil
 	}
 	return store.PrintAlerts(e.stdout, rows)
+}
+
+// deliveries reports on delivery: `deliveries failed` lists what channels
+// refused for good (the notify dead letters).
+func (e *env) deliveries(args []string) error {
+	if len(args) == 0 || args[0] != "failed" {
+		return usagef("deliveries: want 'failed [--tenant ID] [--since 168h] [--format table|json]'")
+	}
+	fs := newFlags("deliveries failed")
+	tenant := fs.String("tenant", "", "only this tenant")
+	since := fs.Duration("since", 7*24*time.Hour, "how far back")
+	format := fs.String("format", "table", "table or json")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if !oneOf(*format, "table", "json") {
+		return usagef("deliveries failed: --format must be table or json")
+	}
+	b, err := e.openBus()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	failed, err := notify.FailedDeliveries(e.ctx, b, time.Now().Add(-*since), *tenant)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(e.stdout)
+		for _, f := range failed {
+			if err := enc.Encode(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return notify.PrintFailed(e.stdout, failed)
 }

@@ -42,6 +42,8 @@ usage: vigil <command> [flags]
   match --inventory FILE [--tenant-file tenant.yaml] ADVISORY_FILE...
                                  offline: match advisories against an inventory, alerts as JSON lines
   alerts [--tenant ID] [--since 24h] [--format table|json]   alert history from ClickHouse
+  deliveries failed [--tenant ID] [--since 168h] [--format table|json]
+                                 alerts a channel refused for good, with the reason
   version                        print the version
 
 Configuration is read from VIGIL_* environment variables: see 'vigil config'.
@@ -73,17 +75,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, cfg: cfg, log: cfg.Logger(stderr)}
 	cmds := map[string]func([]string) error{
-		"run":       e.run,
-		"demo":      e.demo,
-		"config":    func([]string) error { return cfg.Print(stdout) },
-		"migrate":   e.migrate,
-		"tenant":    e.tenant,
-		"inventory": e.inventory,
-		"feeds":     e.feeds,
-		"alerts":    e.alerts,
-		"parse":     e.parse,
-		"ingest":    e.ingestCmd,
-		"match":     e.matchCmd,
+		"run":        e.run,
+		"demo":       e.demo,
+		"config":     func([]string) error { return cfg.Print(stdout) },
+		"migrate":    e.migrate,
+		"tenant":     e.tenant,
+		"inventory":  e.inventory,
+		"feeds":      e.feeds,
+		"alerts":     e.alerts,
+		"deliveries": e.deliveries,
+		"parse":      e.parse,
+		"ingest":     e.ingestCmd,
+		"match":      e.matchCmd,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -221,7 +221,7 @@ func safeURL(u string) string {
 	if !(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) || strings.ContainsAny(u, "<>| \n\r") {
 		return ""
 	}
-	return u
+	return strings.ReplaceAll(u, "&", "&amp;") // Slack reads entities in link URLs too
 }
 
 func truncate(s string, n int) string {

@@ -1,0 +1,300 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/sink"
+	"github.com/vigilhealth/vigil/internal/testenv"
+	"github.com/vigilhealth/vigil/match"
+	"github.com/vigilhealth/vigil/notify"
+	"github.com/vigilhealth/vigil/notify/email"
+	"github.com/vigilhealth/vigil/notify/notifytest"
+	"github.com/vigilhealth/vigil/notify/slack"
+	"github.com/vigilhealth/vigil/notify/webhook"
+)
+
+const hookSecret = "whsec-router-test-0123456789"
+
+// routerRig runs a dispatcher over Slack, email and webhook sinks for a
+// tenant with the given delivery policy.
+type routerRig struct {
+	rig
+	hook  *sink.Webhook
+	clock atomic.Pointer[time.Time] // nil: real time
+	logs  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startRouter(t *testing.T, policy match.DeliveryPolicy, rates string, tune func(*routerRig, *match.Tenant)) *routerRig {
+	t.Helper()
+	r := &routerRig{hook: testenv.Webhook(t, hookSecret), logs: &syncBuffer{}}
+	r.bus, r.slack = testenv.NATS(t), testenv.Slack(t, "xoxb-router-test")
+	r.smtp = testenv.SMTP(t, sink.SMTPOptions{RequireTLS: true})
+	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	threads := notify.KVThreads(r.bus.Threads)
+	sl, _ := slack.New(slack.Config{Token: "xoxb-router-test", APIURL: r.slack.URL, Threads: threads}, log)
+	em, err := email.New(email.Config{Host: r.smtp.Host, Port: r.smtp.Port, TLS: "starttls", From: "vigil@example.org", RootCAs: r.smtp.RootCAs, Threads: threads}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh := webhook.New(webhook.Config{}, log)
+	tenant := notifytest.Tenant()
+	tenant.Channels.Webhook = &match.WebhookChannel{URL: r.hook.URL, Secret: hookSecret}
+	tenant.Delivery = policy
+	if tune != nil {
+		tune(r, &tenant)
+	}
+	if err := match.PutTenant(context.Background(), r.bus, tenant); err != nil {
+		t.Fatal(err)
+	}
+	d := notify.NewDispatcher(r.bus, []notify.Notifier{sl, em, wh}, notify.NewRedactor("xoxb-router-test"), log)
+	if rates != "" {
+		rs, err := notify.ParseRates(rates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.SetRates(rs)
+	}
+	d.SetTick(50 * time.Millisecond)
+	d.SetClock(func() time.Time {
+		if c := r.clock.Load(); c != nil {
+			return *c
+		}
+		return time.Now()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(ctx); close(done) }()
+	r.stop = func() { cancel(); <-done }
+	t.Cleanup(r.stop)
+	return r
+}
+
+func alertN(i int, priority string) *match.Alert {
+	a := notifytest.Alert(fmt.Sprintf("Advisory %03d about an infusion pump", i))
+	a.ID, a.Priority = fmt.Sprintf("A-%016x", i), priority
+	return a
+}
+
+func (r *routerRig) counts() (slack, mail, hook int) {
+	return len(r.slack.Messages()), len(r.smtp.Mails()), len(r.hook.Events())
+}
+
+func (r *routerRig) delivered(t *testing.T) map[string]int {
+	out := map[string]int{}
+	for _, d := range r.deliveries(t) {
+		if d.Status == notify.StatusDelivered {
+			out[d.Channel]++
+		}
+	}
+	return out
+}
+
+func TestBurstBecomesOneMessagePerChannelAndP1DoesNotWait(t *testing.T) {
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "2s"}, "", nil)
+	start := time.Now()
+	p1 := alertN(999, "P1")
+	r.publish(t, p1, p1.MsgID())
+	testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if s, m, h := r.counts(); s != 1 || m != 1 || h != 1 {
+			return fmt.Errorf("P1: %d slack, %d mail, %d webhook", s, m, h)
+		}
+		return nil
+	})
+	if waited := time.Since(start); waited > 1500*time.Millisecond {
+		t.Fatalf("P1 took %s: it waited for the window", waited)
+	}
+	for i := range 120 {
+		a := alertN(i, []string{"P2", "P3", "P4"}[i%3])
+		r.publish(t, a, a.MsgID())
+	}
+	testenv.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
+		d := r.delivered(t)
+		if d["slack"] != 121 || d["email"] != 121 || d["webhook"] != 121 {
+			return fmt.Errorf("delivered %v, want 121 per channel", d)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	if s, m, h := r.counts(); s != 2 || m != 2 || h != 2 {
+		t.Fatalf("120 alerts in one window became %d slack, %d mail, %d webhook messages; want one each (+ the P1)", s-1, m-1, h-1)
+	}
+	ev := r.hook.Events()[1]
+	if ev.Event.Type != "alert.group" || ev.Event.Group == nil || len(ev.Event.Group.Alerts) != 120 || ev.Event.Group.Kind != notify.GroupWindow {
+		t.Fatalf("webhook group event: type %q, group %+v", ev.Event.Type, ev.Event.Group)
+	}
+	if !strings.Contains(r.slack.Messages()[1].Text, "120 alerts") {
+		t.Fatalf("slack group message: %q", r.slack.Messages()[1].Text)
+	}
+	if keys, _ := r.bus.Pending.Keys(context.Background()); len(keys) != 0 {
+		t.Fatalf("pending entries left: %v", keys)
+	}
+}
+
+func TestChannelRatePacesAFloodOfP1(t *testing.T) {
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s"}, "slack=1/s:3,email=1/s:3,webhook=1/s:3", nil)
+	for i := range 40 {
+		a := alertN(i, "P1")
+		r.publish(t, a, a.MsgID())
+	}
+	testenv.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
+		d := r.delivered(t)
+		if d["slack"] != 40 || d["email"] != 40 || d["webhook"] != 40 {
+			return fmt.Errorf("delivered %v, want 40 per channel", d)
+		}
+		return nil
+	})
+	// 3 at once, then the rest together in the next message allowed.
+	if s, m, h := r.counts(); s > 6 || m > 6 || h > 6 || s < 4 {
+		t.Fatalf("40 P1 alerts became %d slack, %d mail, %d webhook messages; want 4-6 each", s, m, h)
+	}
+}
+
+func TestDigestWaitsForTheEndOfTheHour(t *testing.T) {
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s", Digest: match.Digest{Priorities: []string{"P4"}, Every: "hourly"}}, "", nil)
+	at := time.Date(2026, 11, 22, 10, 59, 0, 0, time.UTC)
+	r.clock.Store(&at)
+	for i := range 3 {
+		a := alertN(i, "P4")
+		r.publish(t, a, a.MsgID())
+	}
+	p3 := alertN(50, "P3")
+	r.publish(t, p3, p3.MsgID())
+	testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if s, m, h := r.counts(); s != 1 || m != 1 || h != 1 {
+			return fmt.Errorf("P3: %d slack, %d mail, %d webhook", s, m, h)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond)
+	if s, _, _ := r.counts(); s != 1 {
+		t.Fatalf("the P4 digest went out before the hour: %d slack messages", s)
+	}
+	next := at.Add(time.Minute)
+	r.clock.Store(&next)
+	testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if s, m, h := r.counts(); s != 2 || m != 2 || h != 2 {
+			return fmt.Errorf("digest: %d slack, %d mail, %d webhook", s, m, h)
+		}
+		return nil
+	})
+	if ev := r.hook.Events()[1]; ev.Event.Group == nil || ev.Event.Group.Kind != notify.GroupHourly || len(ev.Event.Group.Alerts) != 3 {
+		t.Fatalf("digest event %+v", ev.Event.Group)
+	}
+}
+
+func TestSubscriptionsChooseChannels(t *testing.T) {
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s"}, "", nil)
+	a := alertN(1, "P2")
+	a.Channels = []string{"webhook"}
+	r.publish(t, a, a.MsgID())
+	testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if _, _, h := r.counts(); h != 1 {
+			return fmt.Errorf("%d webhook events", h)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	if s, m, _ := r.counts(); s != 0 || m != 0 {
+		t.Fatalf("an alert routed to the webhook reached slack %d, email %d", s, m)
+	}
+}
+
+func TestSMTPDownThenUpDeliversOnce(t *testing.T) {
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s"}, "", nil)
+	r.smtp.FailNextWith(2, 421) // "service not available"
+	a := alertN(7, "P1")
+	r.publish(t, a, a.MsgID())
+	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if _, m, _ := r.counts(); m != 1 {
+			return fmt.Errorf("%d mails", m)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	if s, m, h := r.counts(); s != 1 || m != 1 || h != 1 {
+		t.Fatalf("after the outage: %d slack, %d mail, %d webhook; want exactly one each", s, m, h)
+	}
+}
+
+func TestUpdatesThreadAcrossTheDispatcher(t *testing.T) {
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s"}, "", nil)
+	a := alertN(3, "P1")
+	r.publish(t, a, a.MsgID())
+	up := *a
+	up.Revision, up.Changes = "2", []string{"fix released"}
+	r.publish(t, &up, up.MsgID())
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if s, m, _ := r.counts(); s != 2 || m != 2 {
+			return fmt.Errorf("%d slack, %d mail", s, m)
+		}
+		return nil
+	})
+	ms := r.slack.Messages()
+	if ms[1].ThreadTS != ms[0].TS {
+		t.Fatalf("slack update thread_ts %q, first ts %q", ms[1].ThreadTS, ms[0].TS)
+	}
+	first, _ := r.smtp.Mails()[0].Parsed()
+	second, _ := r.smtp.Mails()[1].Parsed()
+	if id := first.Header.Get("Message-Id"); second.Header.Get("In-Reply-To") != id || second.Header.Get("References") != id {
+		t.Fatalf("email update In-Reply-To %q References %q, want %q", second.Header.Get("In-Reply-To"), second.Header.Get("References"), id)
+	}
+	if u := first.Header.Get("List-Unsubscribe"); !strings.HasPrefix(u, "<mailto:vigil@example.org?subject=unsubscribe") {
+		t.Fatalf("List-Unsubscribe %q", u)
+	}
+}
+
+func TestWebhookSecretsNeverLeak(t *testing.T) {
+	const urlToken = "tok-0f1e2d3c4b5a69788796"
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s"}, "", func(r *routerRig, tn *match.Tenant) {
+		tn.Channels.Webhook.URL += "?token=" + urlToken
+		tn.Channels.Slack = &match.SlackChannel{WebhookURL: strings.TrimSuffix(r.slack.URL, "/api/") + "/services/T0/B0/" + urlToken} // unknown: 404
+	})
+	r.hook.FailNext(1, 410, 0)
+	a := alertN(11, "P1")
+	r.publish(t, a, a.MsgID())
+	dl, _ := r.bus.JS.Stream(context.Background(), bus.StreamDeadLetters)
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		_, err := dl.GetLastMsgForSubject(context.Background(), bus.DeadLetter("notify"))
+		return err
+	})
+	var records strings.Builder
+	for _, d := range r.deliveries(t) {
+		fmt.Fprintf(&records, "%+v\n", d)
+	}
+	m, _ := dl.GetLastMsgForSubject(context.Background(), bus.DeadLetter("notify"))
+	everything := r.logs.String() + records.String() + m.Header.Get(bus.HeaderError)
+	if !strings.Contains(everything, "HTTP 410") {
+		t.Fatalf("the webhook failure is not reported:\n%s", everything)
+	}
+	for _, secret := range []string{urlToken, hookSecret, "xoxb-router-test"} {
+		if strings.Contains(everything, secret) {
+			t.Fatalf("%q leaked into logs, delivery records or dead letters", secret)
+		}
+	}
+}
