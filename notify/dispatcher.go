@@ -55,9 +55,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// A channel outage must not lose alerts: retryable failures are retried
 	// (backoff capped at 5 min) for as long as it lasts; only permanent
 	// failures go to the dead letters.
-	spec := bus.ConsumerSpec{Stream: bus.StreamAlerts, Durable: "notify", Stage: "notify", Filter: []string{bus.SubjectAlerts + ".>"}, MaxDeliver: -1}
-	return d.bus.Consume(ctx, spec, d.handle)
+	spec := bus.ConsumerSpec{Stream: bus.StreamAlerts, Durable: "notify", Stage: "notify", Filter: []string{bus.SubjectAlerts + ".>"}, MaxDeliver: -1,
+		MaxAckPending: 1000}
+	// Tenants are served side by side; one tenant's alerts stay in order.
+	return d.bus.ConsumeParallel(ctx, spec, Workers, func(m jetstream.Msg) string { return m.Subject() }, d.handle)
 }
+
+// Workers is how many tenants' alerts are handled at once.
+const Workers = 16
 
 // DeliveryKey identifies (tenant, alert, revision, channel) in the KV bucket.
 func DeliveryKey(a *match.Alert, channel string) string {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -82,6 +84,41 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) error {
 		defer cancel()
 		b.Settle(hctx, spec, m, h(hctx, m))
 	})
+}
+
+// ConsumeParallel is Consume with up to workers handlers at a time.
+// Messages with the same key (e.g. a tenant) are handled one after another
+// in stream order; different keys run side by side. It returns once ctx has
+// ended and every received message has been handled and settled.
+func (b *Bus) ConsumeParallel(ctx context.Context, spec ConsumerSpec, workers int, key func(jetstream.Msg) string, h Handler) error {
+	if workers <= 1 {
+		return b.Consume(ctx, spec, h)
+	}
+	work := context.WithoutCancel(ctx)
+	queues := make([]chan jetstream.Msg, workers)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan jetstream.Msg, 64)
+		wg.Add(1)
+		go func(q chan jetstream.Msg) {
+			defer wg.Done()
+			for m := range q {
+				hctx, cancel := context.WithTimeout(work, b.opts.AckWait)
+				b.Settle(hctx, spec, m, h(hctx, m))
+				cancel()
+			}
+		}(queues[i])
+	}
+	err := b.ConsumeManual(ctx, spec, func(m jetstream.Msg) {
+		f := fnv.New32a()
+		_, _ = f.Write([]byte(key(m)))
+		queues[f.Sum32()%uint32(workers)] <- m
+	})
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	return err
 }
 
 // ConsumeManual hands every message to f, which must ack, nak or Settle it.

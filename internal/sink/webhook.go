@@ -86,6 +86,13 @@ func (w *Webhook) Events() []WebhookEvent {
 	return append([]WebhookEvent(nil), w.events...)
 }
 
+// Count is the number of accepted events.
+func (w *Webhook) Count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.events)
+}
+
 // Requests counts every request, accepted or not; Rejected those with a
 // bad signature.
 func (w *Webhook) Requests() (all, rejected int) {
