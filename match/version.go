@@ -46,8 +46,6 @@ func CompareVersions(a, b string) int {
 	return 0
 }
 
-func versionParts(v string) []string { return appendVersionParts(nil, v) }
-
 // appendVersionParts appends v's runs of digits and of letters to dst; the
 // runs are substrings of v, so with a buffer on the caller's stack nothing
 // is allocated.

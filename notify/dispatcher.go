@@ -30,6 +30,7 @@ type Dispatcher struct {
 	limit     *limiter
 	tick      time.Duration
 	held      heldState
+	tenants   tenantCache
 }
 
 // NewDispatcher builds a dispatcher over the given notifiers, with the
@@ -51,6 +52,7 @@ func (d *Dispatcher) SetTick(t time.Duration) { d.tick = t }
 
 // Run delivers alerts until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	go d.tenants.follow(ctx, d.bus)
 	go d.flushLoop(ctx)
 	// A channel outage must not lose alerts: retryable failures are retried
 	// (backoff capped at 5 min) for as long as it lasts; only permanent
@@ -80,7 +82,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		attempt = int(md.NumDelivered)
 	}
 	log := d.log.With("tenant", a.Tenant, "alert", a.ID)
-	t, err := match.GetTenant(ctx, d.bus, a.Tenant)
+	t, err := d.tenants.get(ctx, d.bus, a.Tenant)
 	if errors.Is(err, bus.ErrNotFound) {
 		return fmt.Errorf("notify: alert %s: tenant %q does not exist", a.ID, a.Tenant)
 	}

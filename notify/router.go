@@ -206,7 +206,7 @@ func (d *Dispatcher) flushGroup(ctx context.Context, g string, entries []heldEnt
 	}
 	first := claimed[0].p
 	log := d.log.With("tenant", first.Alert.Tenant, "channel", first.Channel, "alerts", len(claimed))
-	t, err := match.GetTenant(ctx, d.bus, first.Alert.Tenant)
+	t, err := d.tenants.get(ctx, d.bus, first.Alert.Tenant)
 	var n Notifier
 	for _, c := range d.notifiers {
 		if c.Channel() == first.Channel {
