@@ -96,7 +96,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := cmd(args[1:]); err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "vigil %s: %v\n", args[0], err)
+			// Usage messages name their command themselves ("tenant: want ...").
+			fmt.Fprintf(stderr, "vigil %s\n", err)
 			return 2
 		}
 		fmt.Fprintf(stderr, "vigil %s: %v\n", args[0], err)
@@ -119,7 +120,7 @@ func newFlags(name string) *flag.FlagSet {
 
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+		return usagef("%s: %v", fs.Name(), err)
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func pick(srcs []feeds.Source, name string) ([]feeds.Source, error) {
 			return []feeds.Source{s}, nil
 		}
 	}
-	return nil, usagef("no source named %q (see 'vigil feeds list')", name)
+	return nil, usagef("feeds: no source named %q (see 'vigil feeds list')", name)
 }
 
 // feedsCheck fetches each source once and reports, publishing nothing.

@@ -16,7 +16,7 @@ func (e *env) run(args []string) error {
 	}
 	rs, err := pipeline.ParseRoles(*roles)
 	if err != nil {
-		return usagef("%v", err)
+		return usagef("run: %v", err)
 	}
 	b, err := bus.Open(e.ctx, e.busOptions(), e.log)
 	if err != nil {
