@@ -110,6 +110,8 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer smtpSrv.Close()
+	hookSrv := sink.StartWebhook("demo-webhook-signing-secret")
+	defer hookSrv.Close()
 
 	tenantYAML, _ := Data("tenant.yaml")
 	tenant, err := match.ParseTenant("tenant.yaml", tenantYAML)
@@ -123,6 +125,10 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 	}
 	row("Slack", fmt.Sprintf("local Web API server %s -> %s", slackSrv.URL, tenant.Channels.Slack.Channel))
 	row("email", fmt.Sprintf("local SMTP server %s (STARTTLS required, AUTH PLAIN) -> %s", smtpSrv.Addr, strings.Join(tenant.Channels.Email.To, ", ")))
+	// The hospital's SOC also takes signed JSON: a local receiver that
+	// rejects any request whose HMAC signature does not verify.
+	tenant.Channels.Webhook = &match.WebhookChannel{URL: hookSrv.URL, Secret: hookSrv.Secret}
+	row("webhook", fmt.Sprintf("local receiver %s (checks the HMAC-SHA256 signature)", hookSrv.URL))
 
 	cfg.SlackToken, cfg.SlackAPIURL = slackToken, slackSrv.URL
 	cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS = smtpSrv.Host, smtpSrv.Port, "starttls"
@@ -191,17 +197,17 @@ func Run(ctx context.Context, cfg config.Config, o Options, out io.Writer, log *
 	case <-time.After(timeout):
 		cancel()
 		<-errc
-		return fmt.Errorf("demo: only %d of %d alerts delivered to both channels after %s", w.complete(), ExpectedAlerts, timeout)
+		return fmt.Errorf("demo: only %d of %d alerts delivered to every channel after %s", w.complete(), ExpectedAlerts, timeout)
 	}
-	fmt.Fprintf(out, "\n%d alerts delivered to Slack (%d messages) and email (%d messages) in %s.\n",
-		ExpectedAlerts, len(slackSrv.Messages()), len(smtpSrv.Mails()), time.Since(w.start).Round(time.Millisecond))
+	fmt.Fprintf(out, "\n%d alerts delivered to Slack (%d messages), email (%d messages) and the webhook (%d signed requests) in %s.\n",
+		ExpectedAlerts, len(slackSrv.Messages()), len(smtpSrv.Mails()), hookSrv.Count(), time.Since(w.start).Round(time.Millisecond))
 	// Nothing twice: wait for the next poll and show it changes nothing.
 	for feed.notModified.Load() == 0 && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	fmt.Fprintf(out, "Polled the feed again: 304 Not Modified; still %d Slack and %d email messages (no alert twice).\n",
-		len(slackSrv.Messages()), len(smtpSrv.Mails()))
+	fmt.Fprintf(out, "Polled the feed again: 304 Not Modified; still %d Slack, %d email and %d webhook messages (no alert twice).\n",
+		len(slackSrv.Messages()), len(smtpSrv.Mails()), hookSrv.Count())
 	err = printStored(ctx, out, cfg, tenant.ID, w.alertIDs())
 	cancel()
 	if perr := <-errc; perr != nil && err == nil {
@@ -279,14 +285,17 @@ func (w *watcher) handle(m *nats.Msg) {
 			return
 		}
 		to := w.tenant.Channels.Slack.Channel
-		if d.Channel == "email" {
+		switch d.Channel {
+		case "email":
 			to = strings.Join(w.tenant.Channels.Email.To, ", ")
+		case "webhook":
+			to = "SOC webhook"
 		}
 		mark := "delivered"
 		if d.Status != notify.StatusDelivered {
 			mark = d.Status + ": " + d.Error
 		}
-		fmt.Fprintf(w.out, "%s   %-5s -> %s %s (%d ms after the feed was read)\n", at, d.Channel, to, mark, d.LatencyMS)
+		fmt.Fprintf(w.out, "%s   %-7s -> %s %s (%d ms after the feed was read)\n", at, d.Channel, to, mark, d.LatencyMS)
 		if d.Status == notify.StatusDelivered {
 			if w.delivered[d.AlertID] == nil {
 				w.delivered[d.AlertID] = map[string]bool{}
@@ -303,7 +312,7 @@ func (w *watcher) handle(m *nats.Msg) {
 func (w *watcher) completeLocked() int {
 	n := 0
 	for _, chans := range w.delivered {
-		if chans["slack"] && chans["email"] {
+		if chans["slack"] && chans["email"] && chans["webhook"] {
 			n++
 		}
 	}
@@ -360,7 +369,7 @@ func printStored(ctx context.Context, out io.Writer, cfg config.Config, tenant s
 
 func allDelivered(rows []store.AlertRow) bool {
 	for _, r := range rows {
-		if strings.Join(r.Delivered, ",") != "email:delivered,slack:delivered" {
+		if strings.Join(r.Delivered, ",") != "email:delivered,slack:delivered,webhook:delivered" {
 			return false
 		}
 	}

@@ -37,8 +37,8 @@ func TestDemoOnceDeliversAndStoresTheExpectedAlerts(t *testing.T) {
 	}
 	for _, want := range []string{
 		"version 2.0.2 < 2.1", "version C.00.03 <= C.00.04", "PUMP-ONC-07",
-		"Polled the feed again: 304 Not Modified; still 3 Slack and 3 email messages",
-		"Tables: advisories 5 rows, alerts 3, deliveries 6",
+		"Polled the feed again: 304 Not Modified; still 3 Slack, 3 email and 3 webhook messages",
+		"Tables: advisories 5 rows, alerts 3, deliveries 9",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q", want)
