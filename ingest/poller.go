@@ -262,7 +262,11 @@ func (p *Poller) Run(ctx context.Context) {
 	}
 	failures := 0
 	for {
+		started := p.now()
 		res, err := p.Poll(ctx)
+		if ctx.Err() == nil {
+			p.publishRun(ctx, started, res, err)
+		}
 		wait := jitter(interval)
 		switch {
 		case ctx.Err() != nil:
@@ -296,6 +300,42 @@ func (p *Poller) Run(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
+	}
+}
+
+// PollRecord is the record of one poll, published on runs.ingest.<source> for
+// the store (table ingest_runs).
+type PollRecord struct {
+	Source      string    `json:"source"`
+	Kind        string    `json:"kind"`
+	StartedAt   time.Time `json:"started_at"`
+	DurationMS  int64     `json:"duration_ms"`
+	Status      int       `json:"status"`
+	NotModified bool      `json:"not_modified"`
+	Items       int       `json:"items"`
+	Published   int       `json:"published"`
+	Unchanged   int       `json:"unchanged"`
+	Rejected    int       `json:"rejected"`
+	ItemErrors  int       `json:"item_errors"`
+	Error       string    `json:"error,omitempty"`
+}
+
+func (p *Poller) publishRun(ctx context.Context, started time.Time, res Result, err error) {
+	r := PollRecord{Source: p.Source.Name, Kind: p.Source.Kind, StartedAt: started.UTC(), DurationMS: res.Duration.Milliseconds(), Status: res.Status,
+		NotModified: res.NotModified, Items: res.Items, Published: res.Published, Unchanged: res.Unchanged, Rejected: res.Rejected, ItemErrors: len(res.ItemErrors)}
+	if err != nil {
+		r.Error = err.Error()
+		var se *StatusError
+		if errors.As(err, &se) && r.Status == 0 {
+			r.Status = se.Code
+		}
+		if r.DurationMS == 0 {
+			r.DurationMS = p.now().Sub(started).Milliseconds()
+		}
+	}
+	id := p.Source.Name + "/" + r.StartedAt.Format(time.RFC3339Nano)
+	if _, perr := p.bus.Publish(ctx, bus.IngestRun(p.Source.Name), id, r, nil); perr != nil {
+		p.log.Debug("poll record not published", "err", perr)
 	}
 }
 

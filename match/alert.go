@@ -69,6 +69,8 @@ type AdvisoryRef struct {
 	// PatientSafety and Relevance come from enrich.
 	PatientSafety bool `json:"patient_safety"`
 	Relevance     int  `json:"relevance"`
+	// VendorID is the advisory's main vendor (enrich), for analytics.
+	VendorID string `json:"vendor_id,omitempty"`
 }
 
 // AssetMatch is one matched asset with the reasons, as the values compared.

@@ -150,7 +150,7 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 		Source: adv.Source, ID: adv.ID, Revision: adv.Revision, Title: adv.Title, URL: adv.URL,
 		Summary: adv.Summary, Published: adv.Published, FetchedAt: adv.FetchedAt, CVEs: adv.CVEs,
 		KEV: adv.KEV, Severity: adv.Severity, TLP: adv.TLP,
-		PatientSafety: adv.Enrichment.PatientSafety, Relevance: adv.Enrichment.Relevance.Score,
+		PatientSafety: adv.Enrichment.PatientSafety, Relevance: adv.Enrichment.Relevance.Score, VendorID: adv.Enrichment.VendorID,
 	}
 	cleared := ix.clearedFor(adv.TLP)
 	var res *hits

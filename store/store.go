@@ -39,14 +39,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if !dbNameRE.MatchString(cfg.Database) {
 		return nil, fmt.Errorf("store: database name %q: use letters, digits and '_'", cfg.Database)
 	}
-	opts := func(db string) *clickhouse.Options {
-		return &clickhouse.Options{
-			Addr:        []string{cfg.Addr},
-			Auth:        clickhouse.Auth{Database: db, Username: cfg.User, Password: cfg.Password},
-			DialTimeout: 5 * time.Second,
-			ReadTimeout: 60 * time.Second,
-		}
-	}
+	opts := (&DB{cfg: cfg}).options
 	boot, err := clickhouse.Open(opts("default"))
 	if err != nil {
 		return nil, fmt.Errorf("store: clickhouse %s: %w", cfg.Addr, err)
@@ -64,6 +57,15 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("store: clickhouse %s: %w", cfg.Addr, err)
 	}
 	return &DB{Conn: conn, Database: cfg.Database, cfg: cfg}, nil
+}
+
+func (db *DB) options(database string) *clickhouse.Options {
+	return &clickhouse.Options{
+		Addr:        []string{db.cfg.Addr},
+		Auth:        clickhouse.Auth{Database: database, Username: db.cfg.User, Password: db.cfg.Password},
+		DialTimeout: 5 * time.Second,
+		ReadTimeout: 120 * time.Second,
+	}
 }
 
 // Close closes the connection.

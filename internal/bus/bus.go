@@ -102,6 +102,7 @@ func (b *Bus) ensure(ctx context.Context) error {
 		{Name: StreamAlerts, Subjects: []string{SubjectAlerts + ".>"}},
 		{Name: StreamDeliveries, Subjects: []string{SubjectDeliveries + ".>"}},
 		{Name: StreamDeadLetters, Subjects: []string{SubjectDeadLetters + ".>"}},
+		{Name: StreamRuns, Subjects: []string{SubjectRuns + ".>"}},
 	}
 	for _, sc := range streams {
 		sc.Storage = jetstream.FileStorage

@@ -11,12 +11,14 @@ const (
 	StreamAlerts      = "ALERTS"
 	StreamDeliveries  = "DELIVERIES"
 	StreamDeadLetters = "DEADLETTERS"
+	StreamRuns        = "RUNS"
 
 	SubjectRaw         = "advisories.raw"
 	SubjectEnriched    = "advisories.enriched"
 	SubjectAlerts      = "alerts"
 	SubjectDeliveries  = "deliveries"
 	SubjectDeadLetters = "deadletter"
+	SubjectRuns        = "runs.ingest" // one record per poll of a source
 )
 
 // KV buckets and the object store.
@@ -70,3 +72,6 @@ func Deliveries(tenant string) string { return SubjectDeliveries + "." + tenant 
 
 // DeadLetter is the dead-letter subject of a stage.
 func DeadLetter(stage string) string { return SubjectDeadLetters + "." + stage }
+
+// IngestRun is the subject of a source's poll records.
+func IngestRun(source string) string { return SubjectRuns + "." + source }

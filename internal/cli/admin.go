@@ -164,27 +164,42 @@ func (e *env) inventory(args []string) error {
 }
 
 func (e *env) alerts(args []string) error {
+	if len(args) > 0 && args[0] == "mark" {
+		return e.markAlert(args[1:])
+	}
 	fs := newFlags("alerts")
 	tenant := fs.String("tenant", "", "only this tenant")
 	since := fs.Duration("since", 7*24*time.Hour, "how far back")
-	format := fs.String("format", "table", "table or json")
+	priority := fs.String("priority", "", "only these priorities, e.g. P1 or P1,P2")
+	format := fs.String("format", "table", "table, json or csv")
 	limit := fs.Int("limit", 100, "at most this many alerts")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !oneOf(*format, "table", "json") {
-		return usagef("alerts: --format must be table or json")
+	if !oneOf(*format, "table", "json", "csv") {
+		return usagef("alerts: --format must be table, json or csv")
+	}
+	var prios []string
+	for _, p := range strings.Split(*priority, ",") {
+		if p = strings.ToUpper(strings.TrimSpace(p)); p == "" {
+			continue
+		}
+		if !oneOf(p, "P1", "P2", "P3", "P4") {
+			return usagef("alerts: --priority %q: want P1, P2, P3 or P4 (comma-separated)", p)
+		}
+		prios = append(prios, p)
 	}
 	db, err := store.Open(e.ctx, e.storeConfig())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	rows, err := db.Alerts(e.ctx, store.AlertFilter{Tenant: *tenant, Since: time.Now().Add(-*since), Limit: *limit})
+	rows, err := db.Alerts(e.ctx, store.AlertFilter{Tenant: *tenant, Since: time.Now().Add(-*since), Priorities: prios, Limit: *limit})
 	if err != nil {
 		return err
 	}
-	if *format == "json" {
+	switch *format {
+	case "json":
 		enc := json.NewEncoder(e.stdout)
 		for _, r := range rows {
 			if err := enc.Encode(r); err != nil {
@@ -192,8 +207,65 @@ func (e *env) alerts(args []string) error {
 			}
 		}
 		return nil
+	case "csv":
+		return store.PrintAlertsCSV(e.stdout, rows)
 	}
 	return store.PrintAlerts(e.stdout, rows)
+}
+
+// markAlert records an analyst's verdict (false positive, confirmed...),
+// which the analytics read (false-positive rate per source and vendor).
+func (e *env) markAlert(args []string) error {
+	fs := newFlags("alerts mark")
+	tenant := fs.String("tenant", "", "the alert's tenant (required)")
+	verdict := fs.String("verdict", "", strings.Join(store.Verdicts, ", "))
+	note := fs.String("note", "", "free text")
+	analyst := fs.String("analyst", os.Getenv("USER"), "who says so")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *tenant == "" || *verdict == "" {
+		return usagef("alerts mark: want --tenant ID --verdict %s [--note TEXT] ALERT_ID", strings.Join(store.Verdicts, "|"))
+	}
+	db, err := store.Open(e.ctx, e.storeConfig())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Mark(e.ctx, *tenant, fs.Arg(0), *verdict, *note, *analyst, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "alert %s of %s marked %s\n", fs.Arg(0), *tenant, *verdict)
+	return nil
+}
+
+// query runs one read-only SQL statement against the history; --tenant
+// confines it to that tenant's views.
+func (e *env) query(args []string) error {
+	fs := newFlags("query")
+	tenant := fs.String("tenant", os.Getenv("VIGIL_QUERY_TENANT"), "run confined to this tenant's data (default $VIGIL_QUERY_TENANT)")
+	format := fs.String("format", "table", "table, json or csv")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("query: want one SQL statement in quotes, e.g. vigil query 'SELECT count() FROM alerts'")
+	}
+	if !oneOf(*format, "table", "json", "csv") {
+		return usagef("query: --format must be table, json or csv")
+	}
+	db, err := store.Open(e.ctx, e.storeConfig())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := db.Query(e.ctx, fs.Arg(0), *tenant)
+	if res != nil {
+		if werr := store.WriteResult(e.stdout, res, *format); werr != nil {
+			return werr
+		}
+	}
+	return err
 }
 
 // deliveries reports on delivery: `deliveries failed` lists what channels

@@ -41,7 +41,13 @@ usage: vigil <command> [flags]
                                  print advisories (with --enrich: enriched) as JSON lines
   match --inventory FILE [--tenant-file tenant.yaml] ADVISORY_FILE...
                                  offline: match advisories against an inventory, alerts as JSON lines
-  alerts [--tenant ID] [--since 24h] [--format table|json]   alert history from ClickHouse
+  alerts [--tenant ID] [--since 24h] [--priority P1,P2] [--format table|json|csv]
+                                 alert history from ClickHouse, with delivery state
+  alerts mark --tenant ID --verdict false-positive|confirmed|fixed|accepted-risk [--note TEXT] ALERT_ID
+                                 record an analyst's verdict (read by the analytics)
+  query [--tenant ID] [--format table|json|csv] 'SQL'
+                                 one read-only statement against the history (docs/analytics.md);
+                                 --tenant confines it to that tenant's data
   deliveries failed [--tenant ID] [--since 168h] [--format table|json]
                                  alerts a channel refused for good, with the reason
   version                        print the version
@@ -84,6 +90,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"feeds":      e.feeds,
 		"alerts":     e.alerts,
 		"deliveries": e.deliveries,
+		"query":      e.query,
 		"parse":      e.parse,
 		"ingest":     e.ingestCmd,
 		"match":      e.matchCmd,
