@@ -70,8 +70,9 @@ func (m *Matcher) Reload(ctx context.Context) error {
 	m.log.Info("match index loaded", "tenants", ix.Tenants(), "assets", ix.Assets())
 	if m.retroWindow > 0 {
 		if ids := m.retroTargets(ctx, tenants, digests); len(ids) > 0 {
+			last := m.handedSoFar(ctx)
 			go func() {
-				if err := m.retroMatch(ctx, ids, tenants, inv, digests); err != nil && ctx.Err() == nil {
+				if err := m.retroMatch(ctx, last, ids, tenants, inv, digests); err != nil && ctx.Err() == nil {
 					m.log.Error("retro-match failed; it runs again at the next change or restart", "err", err)
 				}
 			}()

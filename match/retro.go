@@ -28,6 +28,27 @@ func tenantDigest(t Tenant, assets []Asset) string {
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
+// handedSoFar is the last stream sequence the live consumer has been
+// handed: history up to it was matched with the index before a change, and
+// everything after reaches the live consumer with the new one. Read right
+// after the new index is in place (0 before the consumer exists: then the
+// live consumer sees all history itself).
+func (m *Matcher) handedSoFar(ctx context.Context) uint64 {
+	s, err := m.bus.JS.Stream(ctx, bus.StreamAdvisories)
+	if err != nil {
+		return 0
+	}
+	c, err := s.Consumer(ctx, "match")
+	if err != nil {
+		return 0
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.Delivered.Stream
+}
+
 // retroTargets lists the tenants whose definition or inventory changed
 // since they were last matched against history (a new tenant included).
 func (m *Matcher) retroTargets(ctx context.Context, tenants []Tenant, digests map[string]string) []string {
@@ -51,7 +72,7 @@ func (m *Matcher) retroTargets(ctx context.Context, tenants []Tenant, digests ma
 // advisories of the retro window that were on the bus when it started
 // (the live consumer handles what comes after). Alerts that are new or
 // changed are published marked retro, and each tenant gets one digest.
-func (m *Matcher) retroMatch(ctx context.Context, ids []string, tenants []Tenant, inv map[string][]Asset, digests map[string]string) error {
+func (m *Matcher) retroMatch(ctx context.Context, last uint64, ids []string, tenants []Tenant, inv map[string][]Asset, digests map[string]string) error {
 	var sel []Tenant
 	sub := map[string][]Asset{}
 	for _, t := range tenants {
@@ -66,14 +87,6 @@ func (m *Matcher) retroMatch(ctx context.Context, ids []string, tenants []Tenant
 	s, err := m.bus.JS.Stream(ctx, bus.StreamAdvisories)
 	if err != nil {
 		return err
-	}
-	// History is what the live consumer has been handed already, with the
-	// index before this change; everything after reaches it with the new one.
-	var last uint64
-	if c, err := s.Consumer(ctx, "match"); err == nil {
-		if info, err := c.Info(ctx); err == nil {
-			last = info.Delivered.Stream
-		}
 	}
 	found := map[string][]Alert{}
 	if last > 0 {
