@@ -34,7 +34,7 @@ func documentedQueries(t testing.TB) []struct{ Title, SQL string } {
 // fixture writes a small, known history through the store's own row
 // builders: two hospitals, three sources, five alerts (one updated with a
 // fix), assets, deliveries, polls and verdicts.
-func fixture(t *testing.T, db *DB, now time.Time) {
+func fixture(t *testing.T, db *DB, now time.Time, suffix ...string) {
 	t.Helper()
 	ctx := context.Background()
 	h := func(d time.Duration) time.Time { return now.Add(d).UTC().Truncate(time.Second) }
@@ -53,6 +53,7 @@ func fixture(t *testing.T, db *DB, now time.Time) {
 		adv("nvd", "CVE-6", "philips", "VC-CVE-6", []string{"CVE-6"}, false, ""),
 	}
 	alert := func(tenant, id, rev, prio string, a advisory.Advisory, created time.Time, fix bool, assets ...string) match.Alert {
+		id += strings.Join(suffix, "")
 		al := match.Alert{Schema: match.AlertSchema, ID: id, Tenant: tenant, Revision: rev, ClusterID: a.Enrichment.ClusterID, Priority: prio, Confidence: match.Exact,
 			Advisory: match.AdvisoryRef{Source: a.Source, ID: a.ID, Revision: a.Revision, Title: a.Title, Published: a.Published, FetchedAt: created.Add(-30 * time.Second),
 				CVEs: a.CVEs, KEV: a.KEV, VendorID: a.Enrichment.VendorID}, FixAvailable: fix, CreatedAt: created}
@@ -117,7 +118,7 @@ func fixture(t *testing.T, db *DB, now time.Time) {
 		}
 	}
 	for _, v := range []struct{ tenant, alert, verdict string }{{"h1", "A-3", "false-positive"}, {"h2", "B-2", "confirmed"}} {
-		if err := db.Mark(ctx, v.tenant, v.alert, v.verdict, "fixture", "analyst", h(-time.Hour)); err != nil {
+		if err := db.Mark(ctx, v.tenant, v.alert+strings.Join(suffix, ""), v.verdict, "fixture", "analyst", h(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -264,5 +265,77 @@ func TestTenantQueriesSeeOnlyTheirOwnRows(t *testing.T) {
 	// A name inside a string literal is not a reference.
 	if _, err := db.Query(ctx, "SELECT count() FROM alerts WHERE title != '"+db.Database+".alerts; system.tables'", "h1"); err != nil {
 		t.Errorf("literal rejected: %v", err)
+	}
+}
+
+// TestGrafanaDashboardShowsTheDocumentedQueries keeps deploy/grafana in
+// step with docs/analytics.md: each panel is one documented (and so
+// tested) query, and every documented query has a panel.
+func TestGrafanaDashboardShowsTheDocumentedQueries(t *testing.T) {
+	data, err := os.ReadFile("../deploy/grafana/dashboards/vigil.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				RawSQL     string `json:"rawSql"`
+				Datasource struct {
+					UID string `json:"uid"`
+				} `json:"datasource"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("dashboard is not JSON: %v", err)
+	}
+	docs := map[string]string{}
+	for _, q := range documentedQueries(t) {
+		docs[q.Title] = strings.TrimSpace(q.SQL)
+	}
+	if len(dash.Panels) != len(docs) {
+		t.Fatalf("%d panels for %d documented queries", len(dash.Panels), len(docs))
+	}
+	for _, p := range dash.Panels {
+		want, ok := docs[p.Title]
+		if !ok || len(p.Targets) != 1 || strings.TrimSpace(p.Targets[0].RawSQL) != want || p.Targets[0].Datasource.UID != "vigil-clickhouse" {
+			t.Errorf("panel %q does not show its documented query (regenerate the dashboard from docs/analytics.md)", p.Title)
+		}
+	}
+}
+
+func TestRetentionDropsOldHistory(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fixture(t, db, time.Now())                        // alerts from the last two days
+	fixture(t, db, time.Now().Add(-400*24*time.Hour), "-old") // and the like a year and more ago
+	before, _ := db.Count(ctx, "alerts")
+	how, err := db.ApplyRetention(ctx, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if how == "ttl" {
+		_ = db.Conn.Exec(ctx, "OPTIMIZE TABLE alerts FINAL") // TTL applies as parts merge
+	}
+	var after uint64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		after, _ = db.Count(ctx, "alerts")
+		if after*2 == before || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if before != 12 || after != 6 {
+		t.Fatalf("alerts before %d, after keeping a year %d (%s); want 12 then 6", before, after, how)
+	}
+	var old uint64
+	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM deliveries WHERE at < now() - 365*86400").Scan(&old); err != nil || old != 0 {
+		t.Fatalf("old deliveries left: %d (%v)", old, err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 type RunOptions struct {
 	BatchSize     int
 	FlushInterval time.Duration
+	// Retention is how much history to keep; 0 keeps everything.
+	Retention time.Duration
 }
 
 // Run is the store role: it connects to ClickHouse (waiting while it is
@@ -43,8 +45,9 @@ func Run(ctx context.Context, cfg Config, b *bus.Bus, o RunOptions, log *slog.Lo
 	}
 	defer db.Close()
 	log.Info("store ready", "database", cfg.Database)
+	go retentionLoop(ctx, db, o.Retention, log)
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, len(Tables()))
 	for _, t := range Tables() {
 		w := NewWriter(db, b, t, o.BatchSize, o.FlushInterval, log)
 		wg.Add(1)

@@ -47,6 +47,7 @@ type Config struct {
 	RetroWindow        time.Duration `envconfig:"RETRO_WINDOW" default:"17520h" desc:"how far back a new or changed inventory is matched (0 turns retro-matching off)"`
 	StoreBatchSize     int           `envconfig:"STORE_BATCH_SIZE" default:"10000" desc:"rows per ClickHouse insert"`
 	StoreFlushInterval time.Duration `envconfig:"STORE_FLUSH_INTERVAL" default:"1s" desc:"longest wait before a partial batch is written"`
+	Retention          time.Duration `envconfig:"RETENTION" default:"0s" desc:"history kept in ClickHouse, e.g. 17520h (2 years); 0 keeps everything"`
 
 	SlackToken  string `envconfig:"SLACK_TOKEN" secret:"true" desc:"Slack bot token (xoxb-...); empty disables Slack"`
 	SlackAPIURL string `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
@@ -102,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if c.WebhookTimeout < time.Second {
 		bad("WEBHOOK_TIMEOUT", "%s is below 1s", c.WebhookTimeout)
+	}
+	if c.Retention < 0 || (c.Retention > 0 && c.Retention < 24*time.Hour) {
+		bad("RETENTION", "%s: want 0 (keep everything) or at least 24h", c.Retention)
 	}
 	if c.StoreBatchSize < 1 {
 		bad("STORE_BATCH_SIZE", "%d is below 1", c.StoreBatchSize)

@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg config.Config, roles []string, b *bus.Bus, dep
 			runners[role] = d.Run
 		case "store":
 			sc := store.Config{Addr: cfg.ClickHouseAddr, Database: cfg.ClickHouseDatabase, User: cfg.ClickHouseUser, Password: cfg.ClickHousePassword}
-			o := store.RunOptions{BatchSize: cfg.StoreBatchSize, FlushInterval: cfg.StoreFlushInterval}
+			o := store.RunOptions{BatchSize: cfg.StoreBatchSize, FlushInterval: cfg.StoreFlushInterval, Retention: cfg.Retention}
 			runners[role] = func(ctx context.Context) error { return store.Run(ctx, sc, b, o, l) }
 		default:
 			return fmt.Errorf("unknown role %q", role)
