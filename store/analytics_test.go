@@ -312,7 +312,7 @@ func TestRetentionDropsOldHistory(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fixture(t, db, time.Now())                        // alerts from the last two days
+	fixture(t, db, time.Now())                                // alerts from the last two days
 	fixture(t, db, time.Now().Add(-400*24*time.Hour), "-old") // and the like a year and more ago
 	before, _ := db.Count(ctx, "alerts")
 	how, err := db.ApplyRetention(ctx, 365*24*time.Hour)
