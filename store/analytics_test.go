@@ -5,30 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/docs"
 	"github.com/vigilhealth/vigil/ingest"
 	"github.com/vigilhealth/vigil/match"
 	"github.com/vigilhealth/vigil/notify"
 )
 
-// documentedQueries reads the numbered SQL blocks of docs/analytics.md.
-func documentedQueries(t testing.TB) []struct{ Title, SQL string } {
+// documentedQueries are the numbered SQL blocks of docs/analytics.md.
+func documentedQueries(t testing.TB) []docs.Query {
 	t.Helper()
-	data, err := os.ReadFile("../docs/analytics.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile("(?s)### (\\d+\\. [^\\n]+)\\n.*?```sql\\n(.*?)```")
-	var out []struct{ Title, SQL string }
-	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
-		out = append(out, struct{ Title, SQL string }{m[1], m[2]})
-	}
-	return out
+	return docs.AnalyticsQueries()
 }
 
 // fixture writes a small, known history through the store's own row

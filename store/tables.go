@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -161,17 +162,57 @@ func clusterRows(data []byte) ([][]any, error) {
 	return [][]any{{en.ClusterID, a.Source, a.ID, a.Revision, nonNil(a.CVEs), en.VendorID, clampTime(a.Published), b2u(a.KEV), kevAdded}}, nil
 }
 
+// alertMsg is what the alerts table reads of an alert message: decoding
+// only these fields keeps the writer fast.
+type alertMsg struct {
+	Tenant     string   `json:"tenant"`
+	ID         string   `json:"id"`
+	Revision   string   `json:"revision"`
+	ClusterID  string   `json:"cluster_id"`
+	Changes    []string `json:"changes"`
+	Priority   string   `json:"priority"`
+	Confidence string   `json:"confidence"`
+	Advisory   struct {
+		Source    string    `json:"source"`
+		ID        string    `json:"id"`
+		Title     string    `json:"title"`
+		URL       string    `json:"url"`
+		Published time.Time `json:"published"`
+		FetchedAt time.Time `json:"fetched_at"`
+		CVEs      []string  `json:"cves"`
+		KEV       bool      `json:"kev"`
+		VendorID  string    `json:"vendor_id"`
+	} `json:"advisory"`
+	Assets []struct {
+		Asset *struct {
+			ID string `json:"id"`
+		} `json:"asset"`
+		Confidence string   `json:"confidence"`
+		Reasons    []string `json:"reasons"`
+	} `json:"assets"`
+	Watch        bool      `json:"watch"`
+	Retro        bool      `json:"retro"`
+	Digest       bool      `json:"digest"`
+	FixAvailable bool      `json:"fix_available"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
 func alertRow(data []byte) ([]any, error) {
-	a, err := match.DecodeAlert(data)
-	if err != nil {
+	var a alertMsg
+	if err := json.Unmarshal(data, &a); err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(a.Assets))
 	reasons := make([]string, len(a.Assets))
 	for i, m := range a.Assets {
+		if m.Asset == nil {
+			return nil, fmt.Errorf("alert %s: field assets[%d].asset: missing", a.ID, i)
+		}
+		ids[i] = m.Asset.ID
 		reasons[i] = m.Confidence + ": " + joinReasons(m.Reasons)
 	}
 	return []any{a.Tenant, a.ID, a.Revision, a.Priority, a.Confidence, a.Advisory.Source, a.Advisory.ID, a.Advisory.Title,
-		a.Advisory.URL, nonNil(a.Advisory.CVEs), b2u(a.Advisory.KEV), nonNil(a.AssetIDs()), reasons,
+		a.Advisory.URL, nonNil(a.Advisory.CVEs), b2u(a.Advisory.KEV), ids, reasons,
 		clampTime(a.Advisory.Published), clampTime(a.Advisory.FetchedAt), clampTime(a.CreatedAt), a.ClusterID, nonNil(a.Changes), b2u(a.Retro),
 		a.Advisory.VendorID, b2u(a.FixAvailable), b2u(a.Watch), b2u(a.Digest)}, nil
 }

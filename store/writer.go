@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,16 +14,7 @@ import (
 	"github.com/vigilhealth/vigil/internal/bus"
 )
 
-func joinReasons(r []string) string {
-	out := ""
-	for i, s := range r {
-		if i > 0 {
-			out += "; "
-		}
-		out += s
-	}
-	return out
-}
+func joinReasons(r []string) string { return strings.Join(r, "; ") }
 
 func nonNil(s []string) []string {
 	if s == nil {
@@ -47,6 +40,7 @@ type Writer struct {
 	interval time.Duration
 	log      *slog.Logger
 
+	spec bus.ConsumerSpec
 	mu   sync.Mutex
 	msgs []jetstream.Msg
 	rows [][]any
@@ -81,16 +75,12 @@ func (w *Writer) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	w.spec = spec
 	err := w.bus.ConsumeManual(ctx, spec, func(m jetstream.Msg) {
-		rows, err := w.table.Rows(m.Data())
-		if err != nil {
-			w.bus.Settle(flushCtx, spec, m, fmt.Errorf("store %s: decode %s: %w", w.table.Name, m.Subject(), err))
-			return
-		}
+		// Rows are built at flush time, on every core at once.
 		w.mu.Lock()
 		w.msgs = append(w.msgs, m)
-		w.rows = append(w.rows, rows...)
-		full := len(w.rows) >= w.size
+		full := len(w.msgs) >= w.size
 		w.mu.Unlock()
 		if full {
 			w.flush(flushCtx)
@@ -108,6 +98,23 @@ func (w *Writer) flush(ctx context.Context) {
 	if len(w.msgs) == 0 {
 		return
 	}
+	data := make([][]byte, len(w.msgs))
+	for i, m := range w.msgs {
+		data[i] = m.Data()
+	}
+	rows, errs := BuildRows(w.table, data)
+	if len(errs) > 0 {
+		kept := w.msgs[:0]
+		for i, m := range w.msgs {
+			if err := errs[i]; err != nil {
+				w.bus.Settle(ctx, w.spec, m, fmt.Errorf("store %s: decode %s: %w", w.table.Name, m.Subject(), err))
+				continue
+			}
+			kept = append(kept, m)
+		}
+		w.msgs = kept
+	}
+	w.rows = rows
 	if len(w.rows) == 0 { // messages without rows for this table
 		for _, m := range w.msgs {
 			_ = m.Ack()
@@ -151,4 +158,53 @@ func (w *Writer) insert(ctx context.Context, rows [][]any) error {
 		}
 	}
 	return batch.Send()
+}
+
+// Insert writes rows into a table as the writers do (for benchmarks and
+// tools).
+func Insert(ctx context.Context, db *DB, t Table, rows [][]any) error {
+	return (&Writer{db: db, table: t}).insert(ctx, rows)
+}
+
+// BuildRows turns messages into rows on all cores; errs (nil when every
+// message decoded) holds each undecodable message's error at its index.
+func BuildRows(t Table, data [][]byte) ([][]any, map[int]error) {
+	workers := min(runtime.GOMAXPROCS(0), max(len(data)/256, 1))
+	parts := make([][][]any, workers)
+	var mu sync.Mutex
+	var errs map[int]error
+	var wg sync.WaitGroup
+	chunk := (len(data) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := w*chunk, min((w+1)*chunk, len(data))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out [][]any
+			for i := lo; i < hi; i++ {
+				r, err := t.Rows(data[i])
+				if err != nil {
+					mu.Lock()
+					if errs == nil {
+						errs = map[int]error{}
+					}
+					errs[i] = err
+					mu.Unlock()
+					continue
+				}
+				out = append(out, r...)
+			}
+			parts[w] = out
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	rows := make([][]any, 0, n)
+	for _, p := range parts {
+		rows = append(rows, p...)
+	}
+	return rows, errs
 }

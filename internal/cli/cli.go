@@ -91,6 +91,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"alerts":     e.alerts,
 		"deliveries": e.deliveries,
 		"query":      e.query,
+		"bench":      e.benchCmd,
 		"parse":      e.parse,
 		"ingest":     e.ingestCmd,
 		"match":      e.matchCmd,

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/vigilhealth/vigil/internal/bench"
+	"github.com/vigilhealth/vigil/internal/chlocal"
+)
+
+// benchCmd runs the benchmarks: `vigil bench` (the pipeline) and
+// `vigil bench store` (the ClickHouse writer and the analyst queries).
+func (e *env) benchCmd(args []string) error {
+	if len(args) > 0 && args[0] == "store" {
+		return e.benchStore(args[1:])
+	}
+	return e.benchPipeline(args)
+}
+
+// clickHouse is VIGIL_CLICKHOUSE_ADDR when set, else a clickhouse-server
+// started in a scratch directory (stop it when done).
+func (e *env) clickHouse(what string) (string, func(), error) {
+	if _, set := os.LookupEnv("VIGIL_CLICKHOUSE_ADDR"); set {
+		return e.cfg.ClickHouseAddr, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "vigil-"+what+"-")
+	if err != nil {
+		return "", nil, err
+	}
+	srv, err := chlocal.Start(e.ctx, dir)
+	if errors.Is(err, chlocal.ErrNoBinary) {
+		_ = os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("%w; or set VIGIL_CLICKHOUSE_ADDR to a running server", err)
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return srv.Addr, func() { srv.Stop(); _ = os.RemoveAll(dir) }, nil
+}
+
+func (e *env) benchStore(args []string) error {
+	fs := newFlags("bench store")
+	alerts := fs.Int("alerts", 10_000_000, "alert rows of generated history")
+	writer := fs.Int("writer-rows", 500_000, "of which written through the store's writer path (timed)")
+	tenants := fs.Int("tenants", 1000, "hospitals in the generated history")
+	runs := fs.Int("runs", 3, "timed runs per query (the median is reported)")
+	keep := fs.Bool("keep", false, "keep the scratch database vigil_bench")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	addr, stop, err := e.clickHouse("bench-store")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	cfg := e.storeConfig()
+	cfg.Addr, cfg.Database = addr, "vigil_bench"
+	_, err = bench.Store(e.ctx, cfg, bench.StoreOptions{Alerts: *alerts, WriterRows: *writer, Tenants: *tenants, Runs: *runs, KeepData: *keep, JSON: *asJSON}, e.stdout)
+	return err
+}
+
+func (e *env) benchPipeline(args []string) error {
+	return usagef("bench: the pipeline benchmark comes with `vigil bench`; use `vigil bench store`")
+}
