@@ -202,9 +202,14 @@ func (e *Enricher) vendorsOf(a *advisory.Advisory, title, sum string) {
 }
 
 // Run consumes raw advisories and publishes enriched ones until ctx ends.
+// Workers is how many advisories are enriched at once.
+const Workers = 4
+
 func (e *Enricher) Run(ctx context.Context, b *bus.Bus, log *slog.Logger) error {
 	spec := bus.ConsumerSpec{Stream: bus.StreamAdvisories, Durable: "enrich", Stage: "enrich", Filter: []string{bus.SubjectRaw + ".>"}}
-	return b.Consume(ctx, spec, func(ctx context.Context, m jetstream.Msg) error {
+	// Advisories are enriched side by side (their shared state is updated
+	// with compare-and-set); one advisory's revisions stay in order.
+	return b.ConsumeParallel(ctx, spec, Workers, bus.AdvisoryKey, func(ctx context.Context, m jetstream.Msg) error {
 		var a advisory.Advisory
 		if err := json.Unmarshal(m.Data(), &a); err != nil {
 			return fmt.Errorf("enrich: decode %s: %w", m.Subject(), err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -159,6 +160,13 @@ func (k *KVState) Cluster(ctx context.Context, lookup, own []string, proposal st
 	for _, key := range own {
 		_, err := k.Clusters.Create(ctx, kvKey("c", key), []byte(id))
 		if errors.Is(err, jetstream.ErrKeyExists) {
+			// Another advisory registered this key meanwhile: when that was
+			// our only claim to an id, take the one registered.
+			if id == proposal {
+				if e, gerr := k.Clusters.Get(ctx, kvKey("c", key)); gerr == nil {
+					id = string(e.Value())
+				}
+			}
 			continue
 		}
 		if err != nil {
@@ -178,21 +186,7 @@ func (k *KVState) Remember(ctx context.Context, a *advisory.Advisory) error {
 		return err
 	}
 	for _, c := range a.CVEs {
-		var keys []string
-		e, err := k.CVEIndex.Get(ctx, c)
-		switch {
-		case err == nil:
-			_ = json.Unmarshal(e.Value(), &keys)
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return err
-		}
-		if contains(keys, a.Key()) {
-			continue
-		}
-		keys = append(keys, a.Key())
-		sort.Strings(keys)
-		data, _ := json.Marshal(keys)
-		if _, err := k.CVEIndex.Put(ctx, c, data); err != nil {
+		if err := k.indexCVE(ctx, c, a.Key()); err != nil {
 			return err
 		}
 	}
@@ -242,4 +236,39 @@ func refKey(u string) string {
 	u = strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://")
 	u = strings.TrimPrefix(u, "www.")
 	return "ref." + strings.TrimRight(u, "/")
+}
+
+// indexCVE adds an advisory to a CVE's list with compare-and-set, so that
+// advisories enriched side by side do not drop each other.
+func (k *KVState) indexCVE(ctx context.Context, cve, key string) error {
+	for range 20 {
+		var keys []string
+		var rev uint64
+		e, err := k.CVEIndex.Get(ctx, cve)
+		switch {
+		case err == nil:
+			_ = json.Unmarshal(e.Value(), &keys)
+			rev = e.Revision()
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return err
+		}
+		if contains(keys, key) {
+			return nil
+		}
+		keys = append(keys, key)
+		sort.Strings(keys)
+		data, _ := json.Marshal(keys)
+		if rev == 0 {
+			_, err = k.CVEIndex.Create(ctx, cve, data)
+		} else {
+			_, err = k.CVEIndex.Update(ctx, cve, data, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return err
+		}
+	}
+	return fmt.Errorf("enrich: CVE index of %s: too many concurrent updates", cve)
 }

@@ -253,7 +253,7 @@ func oneLine(s string) string {
 	return string(out)
 }
 
-// Run polls until ctx ends: at once, then every interval with ±10% jitter,
+// Run polls until ctx ends: at once, then every interval less up to 10%,
 // backing off exponentially (capped at 1h, or as Retry-After says) on errors.
 func (p *Poller) Run(ctx context.Context) {
 	interval := p.Source.Interval
@@ -339,8 +339,10 @@ func (p *Poller) publishRun(ctx context.Context, started time.Time, res Result, 
 	}
 }
 
+// jitter spreads polls of many sources over up to 10% of the interval,
+// never beyond it: an item is seen at most one interval after it appears.
 func jitter(d time.Duration) time.Duration {
-	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+	return d - time.Duration(rand.Float64()*0.1*float64(d))
 }
 
 func backoff(interval time.Duration, failures int) time.Duration {

@@ -92,6 +92,9 @@ func (m *Matcher) publishAlert(ctx context.Context, a *Alert) error {
 	return nil
 }
 
+// Workers is how many advisories are matched at once.
+const Workers = 4
+
 // Run loads the index, follows changes and matches until ctx ends.
 func (m *Matcher) Run(ctx context.Context) error {
 	if err := m.Reload(ctx); err != nil {
@@ -99,7 +102,9 @@ func (m *Matcher) Run(ctx context.Context) error {
 	}
 	go m.follow(ctx)
 	spec := bus.ConsumerSpec{Stream: bus.StreamAdvisories, Durable: "match", Stage: "match", Filter: []string{bus.SubjectEnriched + ".>"}}
-	return m.bus.Consume(ctx, spec, m.handle)
+	// Advisories are matched side by side (alert state is updated with
+	// compare-and-set); one advisory's revisions stay in order.
+	return m.bus.ConsumeParallel(ctx, spec, Workers, bus.AdvisoryKey, m.handle)
 }
 
 func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {

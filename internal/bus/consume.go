@@ -121,6 +121,17 @@ func (b *Bus) ConsumeParallel(ctx context.Context, spec ConsumerSpec, workers in
 	return err
 }
 
+// AdvisoryKey is "source/id" of an advisory message (raw or enriched), from
+// its message id: the key that keeps one advisory's revisions in order when
+// advisories are handled side by side.
+func AdvisoryKey(m jetstream.Msg) string {
+	id := strings.TrimPrefix(m.Headers().Get(jetstream.MsgIDHeader), "enriched/")
+	if i := strings.LastIndexByte(id, '/'); i > 0 {
+		return id[:i]
+	}
+	return id
+}
+
 // ConsumeManual hands every message to f, which must ack, nak or Settle it.
 // It returns once ctx has ended and every received message has been handed.
 func (b *Bus) ConsumeManual(ctx context.Context, spec ConsumerSpec, f func(jetstream.Msg)) error {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
+	"time"
 
 	"github.com/vigilhealth/vigil/internal/bench"
 	"github.com/vigilhealth/vigil/internal/chlocal"
@@ -63,5 +65,48 @@ func (e *env) benchStore(args []string) error {
 }
 
 func (e *env) benchPipeline(args []string) error {
-	return usagef("bench: the pipeline benchmark comes with `vigil bench`; use `vigil bench store`")
+	fs := newFlags("bench")
+	tenants := fs.Int("tenants", 1000, "hospitals")
+	assets := fs.Int("assets", 1000, "assets per hospital")
+	rate := fs.Float64("rate", 0, "advisories per second; 0: as fast as the pipeline takes them")
+	duration := fs.Duration("duration", 30*time.Second, "how long to load")
+	poll := fs.Duration("poll-interval", e.cfg.PollInterval, "poll interval for the time-to-alert phase (default VIGIL_POLL_INTERVAL); 0 skips it")
+	_, chSet := os.LookupEnv("VIGIL_CLICKHOUSE_ADDR")
+	withStore := fs.Bool("store", chSet, "run the store role too (VIGIL_CLICKHOUSE_ADDR, else a local clickhouse-server)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if fs.NArg() > 0 {
+		return usagef("bench: unexpected %q (subcommands: store)", fs.Arg(0))
+	}
+	o := bench.PipelineOptions{Tenants: *tenants, Assets: *assets, Rate: *rate, Duration: *duration, PollInterval: *poll, JSON: *asJSON}
+	if *withStore {
+		addr, stop, err := e.clickHouse("bench")
+		if err != nil {
+			return err
+		}
+		defer stop()
+		o.ClickHouseAddr = addr
+	}
+	log := e.log
+	if _, set := os.LookupEnv("VIGIL_LOG_LEVEL"); !set {
+		quiet := e.cfg
+		quiet.LogLevel = "error"
+		log = quiet.Logger(e.stderr)
+	}
+	_, err := bench.Pipeline(e.ctx, e.cfg, o, e.stdout, log)
+	return err
 }

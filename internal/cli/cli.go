@@ -50,6 +50,10 @@ usage: vigil <command> [flags]
                                  --tenant confines it to that tenant's data
   deliveries failed [--tenant ID] [--since 168h] [--format table|json]
                                  alerts a channel refused for good, with the reason
+  bench [--tenants 1000 --assets 1000 --rate 0 --duration 30s --poll-interval 5m --store --json]
+                                 the real pipeline under synthetic load, against the bare JetStream baseline
+  bench store [--alerts 10000000 --json]
+                                 the ClickHouse writer and the documented queries over generated history
   version                        print the version
 
 Configuration is read from VIGIL_* environment variables: see 'vigil config'.

@@ -80,7 +80,9 @@ type Notifier struct {
 func New(cfg Config, log *slog.Logger) *Notifier {
 	c := cfg.Client
 	if c == nil {
-		c = &http.Client{Timeout: cmpOr(cfg.Timeout, 10*time.Second),
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64 // many hospitals' alerts to one SOC endpoint reuse connections
+		c = &http.Client{Timeout: cmpOr(cfg.Timeout, 10*time.Second), Transport: tr,
 			// A redirect would re-send a signed body elsewhere: refuse it.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}

@@ -1,0 +1,435 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/vigilhealth/vigil/enrich"
+	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/config"
+	"github.com/vigilhealth/vigil/internal/pipeline"
+	"github.com/vigilhealth/vigil/internal/sink"
+	"github.com/vigilhealth/vigil/match"
+	"github.com/vigilhealth/vigil/notify"
+)
+
+// PipelineOptions shape `vigil bench`.
+type PipelineOptions struct {
+	Tenants, Assets int
+	Rate            float64       // advisories/s; 0: as fast as the pipeline takes them
+	Duration        time.Duration // of the load
+	PollInterval    time.Duration // for time-to-alert; 0 skips that phase
+	ClickHouseAddr  string        // "": no store role
+	JSON            bool
+}
+
+// PipelineReport is what `vigil bench --json` prints.
+type PipelineReport struct {
+	Tenants          int     `json:"tenants"`
+	Assets           int     `json:"assets"`
+	TargetRate       float64 `json:"target_rate"`
+	Advisories       int     `json:"advisories"`
+	MessageBytes     int     `json:"message_bytes"`
+	AdvisoriesPerS   float64 `json:"advisories_per_s"`
+	AlertsPerS       float64 `json:"alerts_per_s"`
+	DeliveriesPerS   float64 `json:"deliveries_per_s"`
+	LatencyP50MS     float64 `json:"latency_p50_ms"`
+	LatencyP95MS     float64 `json:"latency_p95_ms"`
+	LatencyP99MS     float64 `json:"latency_p99_ms"`
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	BaselinePerS     float64 `json:"baseline_per_s"`
+	BaselineHops     int     `json:"baseline_hops"`
+	RatioToBaseline  float64 `json:"ratio_to_baseline"`
+	TimeToAlertMS    float64 `json:"time_to_alert_ms"`
+	PollIntervalMS   float64 `json:"poll_interval_ms"`
+	StoreClickHouse  bool    `json:"store_clickhouse"`
+	IndexLoadSeconds float64 `json:"index_load_s"`
+}
+
+// Pipeline runs the real pipeline (embedded NATS, enrich, match, notify
+// to a local webhook receiver, store when ClickHouse is given) under
+// synthetic load, then the same hops on bare JetStream, then time-to-alert
+// through a feed.
+func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.Writer, log *slog.Logger) (*PipelineReport, error) {
+	rep := &PipelineReport{Tenants: o.Tenants, Assets: o.Assets, TargetRate: o.Rate, StoreClickHouse: o.ClickHouseAddr != "", BaselineHops: 4,
+		PollIntervalMS: float64(o.PollInterval.Milliseconds())}
+	say := func(format string, args ...any) {
+		if !o.JSON {
+			fmt.Fprintf(out, format+"\n", args...)
+		}
+	}
+	dir, err := os.MkdirTemp("", "vigil-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	b, err := bus.Open(ctx, bus.Options{DataDir: filepath.Join(dir, "nats"), Listen: "127.0.0.1:-1", MaxAge: time.Hour, AckWait: 30 * time.Second, MaxDeliver: 5}, log)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	hook := sink.StartWebhook("bench-webhook-secret-0123456789")
+	defer hook.Close()
+	vendors := enrich.MustLoadVendors()
+	mk := market(vendors)
+	tenants, inv := hospitals(o.Tenants, o.Assets, mk, hook.URL, hook.Secret)
+	start := time.Now()
+	for _, t := range tenants {
+		if err := match.PutTenant(ctx, b, t); err != nil {
+			return nil, err
+		}
+		if err := match.PutInventory(ctx, b, t.ID, inv[t.ID]); err != nil {
+			return nil, err
+		}
+	}
+	say("%d hospitals × %d assets stored in %s", o.Tenants, o.Assets, time.Since(start).Round(time.Millisecond))
+	inv = nil // the matcher's index holds what it needs
+
+	c := cfg
+	c.ChannelRates, c.RetroWindow, c.MetricsAddr = "webhook=1000000/s:1000000", 0, ""
+	roles := []string{"enrich", "match", "notify"}
+	if o.ClickHouseAddr != "" {
+		c.ClickHouseAddr, c.ClickHouseDatabase = o.ClickHouseAddr, "vigil_bench"
+		roles = append(roles, "store")
+	}
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	perr := make(chan error, 1)
+	go func() { perr <- pipeline.Run(pctx, c, roles, b, pipeline.Deps{}, log) }()
+
+	var rec recorder
+	sub, err := b.NC.Subscribe(bus.SubjectDeliveries+".>", rec.delivery)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+	asub, err := b.NC.Subscribe(bus.SubjectAlerts+".>", rec.alert)
+	if err != nil {
+		return nil, err
+	}
+	defer asub.Unsubscribe()
+
+	// Ready when a probe about a product hospital h0 runs is delivered.
+	start = time.Now()
+	gen := &advisoryGen{rng: rand.New(rand.NewPCG(3, 5)), mk: mk}
+	if err := probe(ctx, b, gen, tenants, &rec); err != nil {
+		return nil, err
+	}
+	rep.IndexLoadSeconds = time.Since(start).Seconds()
+	say("pipeline ready (index of %d assets loaded, first alert delivered) in %.1fs", o.Tenants*o.Assets, rep.IndexLoadSeconds)
+	rec.reset()
+
+	// Load.
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	say("load: %s at %s", o.Duration, rateText(o.Rate))
+	t0 := time.Now()
+	n, size, err := load(ctx, b, gen, o.Rate, o.Duration)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	rep.Advisories, rep.MessageBytes = n, size
+	end, err := drained(ctx, b, 2*time.Minute)
+	if err != nil {
+		select {
+		case perr := <-perr:
+			return nil, fmt.Errorf("the pipeline stopped: %v", perr)
+		default:
+		}
+		return nil, fmt.Errorf("drain: %w (ctx %v)", err, ctx.Err())
+	}
+	el := end.Sub(t0).Seconds()
+	var ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	rep.CPUSeconds = tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)
+	alerts, lat := rec.snapshot()
+	rep.AdvisoriesPerS = float64(n) / el
+	rep.AlertsPerS = float64(alerts) / el
+	rep.DeliveriesPerS = float64(len(lat)) / el
+	rep.LatencyP50MS, rep.LatencyP95MS, rep.LatencyP99MS = pct(lat, 0.5), pct(lat, 0.95), pct(lat, 0.99)
+	say("  %d advisories in, %d alerts, %d deliveries in %.1fs", n, alerts, len(lat), el)
+
+	// The bus alone: the same message size through as many hops.
+	base, err := baseline(ctx, b, size, max(n, 20000), rep.BaselineHops)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	rep.BaselinePerS = base
+	if base > 0 {
+		rep.RatioToBaseline = rep.AdvisoriesPerS / base
+	}
+
+	// Time to alert through a feed, with the poll interval given.
+	if o.PollInterval > 0 {
+		say("time-to-alert: waiting for a poll every %s (VIGIL_POLL_INTERVAL or --poll-interval)...", o.PollInterval)
+		tta, err := timeToAlert(ctx, b, c, gen, tenants, mk, o.PollInterval, &rec, log)
+		if err != nil {
+			return nil, fmt.Errorf("time to alert: %w", err)
+		}
+		rep.TimeToAlertMS = float64(tta.Milliseconds())
+	}
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	rep.PeakRSSMB = float64(ru.Maxrss) / 1024
+	stop()
+	<-perr
+	if o.JSON {
+		return rep, json.NewEncoder(out).Encode(rep)
+	}
+	printReport(out, rep)
+	return rep, nil
+}
+
+func rateText(r float64) string {
+	if r <= 0 {
+		return "as fast as possible"
+	}
+	return fmt.Sprintf("%.0f advisories/s", r)
+}
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// recorder collects alerts and delivery latencies from the bus.
+type recorder struct {
+	mu        sync.Mutex
+	alerts    int
+	lat       []float64
+	byAlert   map[string]string // alert id -> advisory id
+	delivered map[string]time.Time
+}
+
+func (r *recorder) alert(m *nats.Msg) {
+	var a struct {
+		ID       string `json:"id"`
+		Advisory struct {
+			ID string `json:"id"`
+		} `json:"advisory"`
+	}
+	if json.Unmarshal(m.Data, &a) != nil {
+		return
+	}
+	r.mu.Lock()
+	r.alerts++
+	if r.byAlert == nil {
+		r.byAlert = map[string]string{}
+	}
+	r.byAlert[a.ID] = a.Advisory.ID
+	r.mu.Unlock()
+}
+
+func (r *recorder) delivery(m *nats.Msg) {
+	var d notify.Delivery
+	if json.Unmarshal(m.Data, &d) != nil || d.Status != notify.StatusDelivered {
+		return
+	}
+	r.mu.Lock()
+	r.lat = append(r.lat, float64(d.LatencyMS))
+	if r.delivered == nil {
+		r.delivered = map[string]time.Time{}
+	}
+	if adv, ok := r.byAlert[d.AlertID]; ok {
+		if _, seen := r.delivered[adv]; !seen {
+			r.delivered[adv] = time.Now()
+		}
+	}
+	r.mu.Unlock()
+}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	r.alerts, r.lat = 0, nil
+	r.mu.Unlock()
+}
+
+func (r *recorder) snapshot() (int, []float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.alerts, append([]float64(nil), r.lat...)
+}
+
+func (r *recorder) deliveredAt(advisoryID string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.delivered[advisoryID]
+	return t, ok
+}
+
+func pct(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[min(int(p*float64(len(s))), len(s)-1)]
+}
+
+// owned returns an advisory about the product of an asset.
+func owned(gen *advisoryGen, now time.Time, as match.Asset) (string, []byte) {
+	a := gen.next(now)
+	a.Products[0].Vendor, a.Products[0].Name = as.Vendor, as.Product
+	a.Products[1].Vendor, a.Products[1].Name = as.Vendor, as.Product
+	data, _ := json.Marshal(a)
+	return a.ID, data
+}
+
+func probe(ctx context.Context, b *bus.Bus, gen *advisoryGen, tenants []match.Tenant, rec *recorder) error {
+	inv, err := match.GetInventory(ctx, b, tenants[0].ID)
+	if err != nil || len(inv) == 0 {
+		return fmt.Errorf("bench: inventory of %s: %v", tenants[0].ID, err)
+	}
+	id, data := owned(gen, time.Now(), inv[0])
+	if err := publishRaw(ctx, b, id, data); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if _, ok := rec.deliveredAt(id); ok {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("bench: the probe advisory was not delivered within 5 minutes")
+}
+
+func publishRaw(ctx context.Context, b *bus.Bus, id string, data []byte) error {
+	m := nats.NewMsg(bus.Raw("bench-csaf"))
+	m.Data = data
+	m.Header.Set(bus.HeaderSource, "bench-csaf")
+	_, err := b.JS.PublishMsg(ctx, m, jetstreamMsgID("bench-csaf/"+id+"/1"))
+	return err
+}
+
+// load publishes advisories at the rate for d; each carries its
+// publication time as fetched_at, from which every delivery's latency is
+// measured. At rate 0 it publishes as fast as the pipeline takes them:
+// it pauses while more than 2,000 advisories wait for enrich or match, so
+// the figure is the pipeline's pace, not the size of a backlog.
+func load(ctx context.Context, b *bus.Bus, gen *advisoryGen, rate float64, d time.Duration) (int, int, error) {
+	end := time.Now().Add(d)
+	var n, bytes int
+	var every time.Duration
+	if rate > 0 {
+		every = time.Duration(float64(time.Second) / rate)
+	}
+	next := time.Now()
+	inflight := make(chan struct{}, 256)
+	var failed atomic.Int32
+	var wg sync.WaitGroup
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if every == 0 && n%200 == 0 {
+			for backlog(ctx, b) > 2000 && time.Now().Before(end) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		if every > 0 {
+			if w := time.Until(next); w > 0 {
+				time.Sleep(w)
+			}
+			next = next.Add(every)
+		}
+		a := gen.next(time.Now())
+		data, _ := json.Marshal(a)
+		bytes += len(data)
+		n++
+		m := nats.NewMsg(bus.Raw(a.Source))
+		m.Data = data
+		m.Header.Set(bus.HeaderSource, a.Source)
+		inflight <- struct{}{}
+		fut, err := b.JS.PublishMsgAsync(m, jetstreamAsyncID(a.MsgID()))
+		if err != nil {
+			return n, 0, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-fut.Ok():
+			case <-fut.Err():
+				failed.Add(1)
+			}
+			<-inflight
+		}()
+	}
+	wg.Wait()
+	if f := failed.Load(); f > 0 {
+		return n, bytes / max(n, 1), fmt.Errorf("bench: %d publishes failed", f)
+	}
+	return n, bytes / max(n, 1), nil
+}
+
+// backlog is how many advisories wait for enrich or match.
+func backlog(ctx context.Context, b *bus.Bus) uint64 {
+	s, err := b.JS.Stream(ctx, bus.StreamAdvisories)
+	if err != nil {
+		return 0
+	}
+	var n uint64
+	for _, d := range []string{"enrich", "match"} {
+		if c, err := s.Consumer(ctx, d); err == nil {
+			if info, err := c.Info(ctx); err == nil {
+				n += info.NumPending + uint64(info.NumAckPending)
+			}
+		}
+	}
+	return n
+}
+
+// drained waits until enrich, match and notify have nothing pending.
+func drained(ctx context.Context, b *bus.Bus, limit time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		idle := true
+		for _, c := range []struct{ stream, durable string }{{bus.StreamAdvisories, "enrich"}, {bus.StreamAdvisories, "match"}, {bus.StreamAlerts, "notify"}} {
+			s, err := b.JS.Stream(ctx, c.stream)
+			if err != nil {
+				return time.Time{}, err
+			}
+			cons, err := s.Consumer(ctx, c.durable)
+			if err != nil {
+				idle = false
+				continue
+			}
+			info, err := cons.Info(ctx)
+			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
+				idle = false
+			}
+		}
+		if idle {
+			return time.Now(), nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Time{}, fmt.Errorf("bench: the pipeline did not drain within %s", limit)
+}
+
+func printReport(w io.Writer, r *PipelineReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "\n%d hospitals × %d assets, %s, store %v\n", r.Tenants, r.Assets, rateText(r.TargetRate), r.StoreClickHouse)
+	fmt.Fprintf(tw, "advisories in\t%.0f/s\t(%d of %d bytes each)\n", r.AdvisoriesPerS, r.Advisories, r.MessageBytes)
+	fmt.Fprintf(tw, "alerts out\t%.0f/s\n", r.AlertsPerS)
+	fmt.Fprintf(tw, "deliveries out\t%.0f/s\t(signed webhook, local receiver)\n", r.DeliveriesPerS)
+	fmt.Fprintf(tw, "latency publish -> delivered\tp50 %.0f ms\tp95 %.0f ms\tp99 %.0f ms\n", r.LatencyP50MS, r.LatencyP95MS, r.LatencyP99MS)
+	fmt.Fprintf(tw, "CPU\t%.1f s\t(load phase, all cores)\n", r.CPUSeconds)
+	fmt.Fprintf(tw, "peak RSS\t%.0f MB\n", r.PeakRSSMB)
+	fmt.Fprintf(tw, "JetStream baseline\t%.0f msgs/s\t(%d publish/consume hops, same size, no work)\n", r.BaselinePerS, r.BaselineHops)
+	fmt.Fprintf(tw, "pipeline / baseline\t%.0f%%\n", 100*r.RatioToBaseline)
+	if r.PollIntervalMS > 0 {
+		fmt.Fprintf(tw, "time to alert\t%.0f ms\t(poll interval %.0f ms; item published just after a poll)\n", r.TimeToAlertMS, r.PollIntervalMS)
+	}
+	_ = tw.Flush()
+}
