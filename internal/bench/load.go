@@ -69,6 +69,10 @@ type advisoryGen struct {
 	rng *rand.Rand
 	mk  []product
 	n   int
+	// share of advisories about the product lines hospitals run; the
+	// others are about lines nobody in the benchmark owns, as most
+	// advisories are for any one set of hospitals
+	share float64
 }
 
 func (g *advisoryGen) next(now time.Time) advisory.Advisory {
@@ -83,8 +87,12 @@ func (g *advisoryGen) next(now time.Time) advisory.Advisory {
 		CVEs:     []string{cve},
 		Severity: &advisory.Severity{Score: 6.5 + float64(g.n%35)/10, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N"},
 	}
+	owned := g.rng.Float64() < g.share
 	for k := range 1 + g.n%3 {
 		p := g.mk[g.rng.IntN(len(g.mk))]
+		if !owned {
+			p.name = "Other " + p.name // same vendors, lines no hospital runs
+		}
 		a.Products = append(a.Products, advisory.Product{ID: fmt.Sprintf("CSAFPID-%d", k), Vendor: p.vendor, Name: p.name,
 			Versions: []string{"vers:generic/<2.1"}, Status: advisory.StatusAffected, CVEs: []string{cve}},
 			advisory.Product{ID: fmt.Sprintf("CSAFPID-F%d", k), Vendor: p.vendor, Name: p.name, Versions: []string{"2.1"}, Status: advisory.StatusFixed, CVEs: []string{cve}})

@@ -73,6 +73,7 @@ func (e *env) benchPipeline(args []string) error {
 	poll := fs.Duration("poll-interval", e.cfg.PollInterval, "poll interval for the time-to-alert phase (default VIGIL_POLL_INTERVAL); 0 skips it")
 	_, chSet := os.LookupEnv("VIGIL_CLICKHOUSE_ADDR")
 	withStore := fs.Bool("store", chSet, "run the store role too (VIGIL_CLICKHOUSE_ADDR, else a local clickhouse-server)")
+	share := fs.Float64("match-share", 0.05, "share of advisories about products the hospitals run")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run")
 	if err := parse(fs, args); err != nil {
@@ -92,7 +93,7 @@ func (e *env) benchPipeline(args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("bench: unexpected %q (subcommands: store)", fs.Arg(0))
 	}
-	o := bench.PipelineOptions{Tenants: *tenants, Assets: *assets, Rate: *rate, Duration: *duration, PollInterval: *poll, JSON: *asJSON}
+	o := bench.PipelineOptions{Tenants: *tenants, Assets: *assets, Rate: *rate, Duration: *duration, PollInterval: *poll, JSON: *asJSON, MatchShare: *share}
 	if *withStore {
 		addr, stop, err := e.clickHouse("bench")
 		if err != nil {
