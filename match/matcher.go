@@ -51,11 +51,13 @@ func (m *Matcher) Reload(ctx context.Context) error {
 		return fmt.Errorf("match: load tenants: %w", err)
 	}
 	inv := map[string][]Asset{}
+	intern := Interner{}
 	for _, t := range tenants {
 		assets, err := GetInventory(ctx, m.bus, t.ID)
 		if err != nil {
 			return fmt.Errorf("match: %w", err)
 		}
+		intern.Assets(assets)
 		inv[t.ID] = assets
 	}
 	digests := map[string]string{}

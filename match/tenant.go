@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -190,5 +191,36 @@ func GetInventory(ctx context.Context, b *bus.Bus, tenant string) ([]Asset, erro
 	if err := json.Unmarshal(data, &assets); err != nil {
 		return nil, fmt.Errorf("inventory %s: %w", tenant, err)
 	}
-	return assets, nil
+	return slices.Clone(assets), nil // decoding grew it up to twice its size
+}
+
+// Interner shares the strings that repeat across assets and hospitals
+// (vendors, products, models, versions, locations): an index of millions
+// of assets holds each once.
+type Interner map[string]string
+
+// Assets interns the assets' repeated fields in place.
+func (in Interner) Assets(assets []Asset) {
+	s := func(p *string) {
+		if *p == "" {
+			return
+		}
+		if v, ok := in[*p]; ok {
+			*p = v
+			return
+		}
+		in[*p] = *p
+	}
+	for i := range assets {
+		a := &assets[i]
+		s(&a.Vendor)
+		s(&a.Product)
+		s(&a.Model)
+		s(&a.Version)
+		s(&a.Category)
+		s(&a.Criticality)
+		s(&a.Location)
+		s(&a.Zone)
+		s(&a.Owner)
+	}
 }

@@ -74,8 +74,10 @@ func (e *env) benchPipeline(args []string) error {
 	_, chSet := os.LookupEnv("VIGIL_CLICKHOUSE_ADDR")
 	withStore := fs.Bool("store", chSet, "run the store role too (VIGIL_CLICKHOUSE_ADDR, else a local clickhouse-server)")
 	share := fs.Float64("match-share", 0.05, "share of advisories about products the hospitals run")
+	warmup := fs.Duration("warmup", 10*time.Second, "pause after start-up before the load (start-up is reported separately)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -93,7 +95,7 @@ func (e *env) benchPipeline(args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("bench: unexpected %q (subcommands: store)", fs.Arg(0))
 	}
-	o := bench.PipelineOptions{Tenants: *tenants, Assets: *assets, Rate: *rate, Duration: *duration, PollInterval: *poll, JSON: *asJSON, MatchShare: *share}
+	o := bench.PipelineOptions{Tenants: *tenants, Assets: *assets, Rate: *rate, Duration: *duration, PollInterval: *poll, JSON: *asJSON, MatchShare: *share, Warmup: *warmup}
 	if *withStore {
 		addr, stop, err := e.clickHouse("bench")
 		if err != nil {
@@ -109,5 +111,15 @@ func (e *env) benchPipeline(args []string) error {
 		log = quiet.Logger(e.stderr)
 	}
 	_, err := bench.Pipeline(e.ctx, e.cfg, o, e.stdout, log)
+	if *memProfile != "" {
+		f, ferr := os.Create(*memProfile)
+		if ferr != nil {
+			return ferr
+		}
+		defer f.Close()
+		if werr := pprof.Lookup("heap").WriteTo(f, 0); werr != nil {
+			return werr
+		}
+	}
 	return err
 }
