@@ -1,0 +1,66 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilhealth/vigil/internal/config"
+	"github.com/vigilhealth/vigil/internal/testenv"
+	"github.com/vigilhealth/vigil/store"
+)
+
+// TestPipelineBenchReportsWhatItMeasured runs a small `vigil bench` and
+// checks the report holds together: every advisory went through, latencies
+// are ordered, the baseline ran, and time-to-alert is within the poll
+// interval plus a second.
+func TestPipelineBenchReportsWhatItMeasured(t *testing.T) {
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	o := PipelineOptions{Tenants: 20, Assets: 50, Rate: 100, Duration: 2 * time.Second, PollInterval: 2 * time.Second, MatchShare: 0.5}
+	rep, err := Pipeline(context.Background(), cfg, o, &out, testenv.Logger(t))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	t.Log(out.String())
+	if rep.Advisories < 150 || rep.AdvisoriesPerS <= 0 || rep.AlertsPerS <= 0 || rep.DeliveriesPerS <= 0 {
+		t.Fatalf("throughput %+v", rep)
+	}
+	if !(rep.LatencyP50MS <= rep.LatencyP95MS && rep.LatencyP95MS <= rep.LatencyP99MS) || rep.LatencyP99MS <= 0 {
+		t.Fatalf("latencies %v %v %v", rep.LatencyP50MS, rep.LatencyP95MS, rep.LatencyP99MS)
+	}
+	if rep.BaselinePerS <= 0 || rep.RatioToBaseline <= 0 || rep.PeakRSSMB <= 0 || rep.CPUSeconds <= 0 || rep.MessageBytes < 1000 {
+		t.Fatalf("report %+v", rep)
+	}
+	if rep.TimeToAlertMS <= 0 || rep.TimeToAlertMS > float64(o.PollInterval.Milliseconds())+1000 {
+		t.Fatalf("time to alert %.0f ms with a %s poll interval", rep.TimeToAlertMS, o.PollInterval)
+	}
+	for _, want := range []string{"advisories in", "JetStream baseline", "time to alert"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestStoreBenchTimesEveryDocumentedQuery(t *testing.T) {
+	addr, database := testenv.ClickHouse(t)
+	var out bytes.Buffer
+	rep, err := Store(context.Background(), store.Config{Addr: addr, Database: database + "_bench", User: "default"},
+		StoreOptions{Alerts: 20000, WriterRows: 5000, Tenants: 10, Runs: 1}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if rep.AlertRows < 20000 || rep.WriterRowsPerS <= 0 || rep.QueriesDocumented < 10 || len(rep.Queries) != rep.QueriesDocumented {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, q := range rep.Queries {
+		if q.Err != "" || q.Median <= 0 {
+			t.Errorf("%s: %s (%.1f ms)", q.Title, q.Err, q.Median)
+		}
+	}
+}
