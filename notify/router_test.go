@@ -1,12 +1,10 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,29 +28,12 @@ type routerRig struct {
 	rig
 	hook  *sink.Webhook
 	clock atomic.Pointer[time.Time] // nil: real time
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *testenv.SyncBuffer
 }
 
 func startRouter(t *testing.T, policy match.DeliveryPolicy, rates string, tune func(*routerRig, *match.Tenant)) *routerRig {
 	t.Helper()
-	r := &routerRig{hook: testenv.Webhook(t, hookSecret), logs: &syncBuffer{}}
+	r := &routerRig{hook: testenv.Webhook(t, hookSecret), logs: &testenv.SyncBuffer{}}
 	r.bus, r.slack = testenv.NATS(t), testenv.Slack(t, "xoxb-router-test")
 	r.smtp = testenv.SMTP(t, sink.SMTPOptions{RequireTLS: true})
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -317,6 +298,15 @@ func TestWebhookSecretsNeverLeak(t *testing.T) {
 	r.publish(t, a, a.MsgID())
 	dl, _ := r.bus.JS.Stream(context.Background(), bus.StreamDeadLetters)
 	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		failed := map[string]bool{}
+		for _, d := range r.deliveries(t) {
+			if d.Status == notify.StatusFailed {
+				failed[d.Channel] = true
+			}
+		}
+		if !failed["webhook"] || !failed["slack"] {
+			return fmt.Errorf("failed channels %v", failed)
+		}
 		_, err := dl.GetLastMsgForSubject(context.Background(), bus.DeadLetter("notify"))
 		return err
 	})

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,25 +35,8 @@ type env struct {
 	db    *store.DB
 	hits  *atomic.Int32
 	deps  Deps
-	logs  *syncBuffer
+	logs  *testenv.SyncBuffer
 	log   *slog.Logger
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func setup(t *testing.T, smtpPass, token string) *env {
@@ -76,7 +58,7 @@ func setup(t *testing.T, smtpPass, token string) *env {
 	t.Cleanup(feed.Close)
 
 	addr, database := testenv.ClickHouse(t)
-	e := &env{bus: testenv.NATS(t), slack: testenv.Slack(t, slackToken), hits: &hits, logs: &syncBuffer{}}
+	e := &env{bus: testenv.NATS(t), slack: testenv.Slack(t, slackToken), hits: &hits, logs: &testenv.SyncBuffer{}}
 	e.smtp = testenv.SMTP(t, sink.SMTPOptions{User: "vigil", Password: smtpPassword, RequireTLS: true})
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {

@@ -96,10 +96,7 @@ func (s *Slack) incomingWebhook(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
-	if s.limitNext > 0 {
-		s.limitNext--
-		w.Header().Set("Retry-After", strconv.Itoa(int(s.retryAfter.Seconds())))
-		w.WriteHeader(http.StatusTooManyRequests)
+	if s.rateLimited(w) {
 		return
 	}
 	if !s.hooks[r.URL.Path] || s.failNext > 0 {
@@ -170,10 +167,7 @@ func (s *Slack) postMessage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests++
-	if s.limitNext > 0 {
-		s.limitNext--
-		w.Header().Set("Retry-After", strconv.Itoa(int(s.retryAfter.Seconds())))
-		w.WriteHeader(http.StatusTooManyRequests)
+	if s.rateLimited(w) {
 		return
 	}
 	if !s.authorised(r) {
@@ -205,4 +199,16 @@ func (s *Slack) postMessage(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	writeJSON(w, map[string]any{"ok": true, "channel": ch, "ts": m.TS})
+}
+
+// rateLimited answers 429 with Retry-After while RateLimitNext asks for it;
+// the caller holds s.mu.
+func (s *Slack) rateLimited(w http.ResponseWriter) bool {
+	if s.limitNext <= 0 {
+		return false
+	}
+	s.limitNext--
+	w.Header().Set("Retry-After", strconv.Itoa(int(s.retryAfter.Seconds())))
+	w.WriteHeader(http.StatusTooManyRequests)
+	return true
 }

@@ -4,10 +4,12 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,6 +79,25 @@ func Slack(t testing.TB, token string) *sink.Slack {
 	s := sink.StartSlack(token)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers: a log sink that
+// a test searches afterwards.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // Webhook starts a webhook receiver verifying signatures with secret.
