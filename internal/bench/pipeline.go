@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -199,9 +198,6 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	rep.PeakRSSMB = float64(ru.Maxrss) / 1024
-	if os.Getenv("VIGIL_BENCH_HOLD") != "" { // keep the pipeline's heap for --memprofile
-		runtime.GC()
-	}
 	stop()
 	<-perr
 	if o.JSON {
