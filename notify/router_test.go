@@ -86,14 +86,28 @@ func (r *routerRig) counts() (slack, mail, hook int) {
 	return len(r.slack.Messages()), len(r.smtp.Mails()), len(r.hook.Events())
 }
 
-func (r *routerRig) delivered(t *testing.T) map[string]int {
-	out := map[string]int{}
+// byStatus counts delivery records of a status per channel, and in all.
+func (r *routerRig) byStatus(t *testing.T, status string) (map[string]int, int) {
+	out, all := map[string]int{}, 0
 	for _, d := range r.deliveries(t) {
-		if d.Status == notify.StatusDelivered {
+		if d.Status == status {
 			out[d.Channel]++
+			all++
 		}
 	}
-	return out
+	return out, all
+}
+
+// waitDelivered waits until every channel has delivered n alerts.
+func (r *routerRig) waitDelivered(t *testing.T, n int) {
+	t.Helper()
+	testenv.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
+		d, _ := r.byStatus(t, notify.StatusDelivered)
+		if d["slack"] != n || d["email"] != n || d["webhook"] != n {
+			return fmt.Errorf("delivered %v, want %d per channel", d, n)
+		}
+		return nil
+	})
 }
 
 func TestBurstBecomesOneMessagePerChannelAndP1DoesNotWait(t *testing.T) {
@@ -119,12 +133,7 @@ func TestBurstBecomesOneMessagePerChannelAndP1DoesNotWait(t *testing.T) {
 		r.publish(t, a, a.MsgID())
 	}
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
-		queued := 0
-		for _, d := range r.deliveries(t) {
-			if d.Status == notify.StatusQueued {
-				queued++
-			}
-		}
+		_, queued := r.byStatus(t, notify.StatusQueued)
 		if queued != 360 {
 			return fmt.Errorf("%d alerts queued, want 120 per channel", queued)
 		}
@@ -135,13 +144,7 @@ func TestBurstBecomesOneMessagePerChannelAndP1DoesNotWait(t *testing.T) {
 	}
 	later := t0.Add(2100 * time.Millisecond)
 	r.clock.Store(&later)
-	testenv.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
-		d := r.delivered(t)
-		if d["slack"] != 121 || d["email"] != 121 || d["webhook"] != 121 {
-			return fmt.Errorf("delivered %v, want 121 per channel", d)
-		}
-		return nil
-	})
+	r.waitDelivered(t, 121)
 	time.Sleep(300 * time.Millisecond)
 	if s, m, h := r.counts(); s != 2 || m != 2 || h != 2 {
 		t.Fatalf("120 alerts in one window became %d slack, %d mail, %d webhook messages; want one each (+ the P1)", s-1, m-1, h-1)
@@ -167,12 +170,7 @@ func TestChannelRatePacesAFloodOfP1(t *testing.T) {
 		r.publish(t, a, a.MsgID())
 	}
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
-		queued := 0
-		for _, d := range r.deliveries(t) {
-			if d.Status == notify.StatusQueued {
-				queued++
-			}
-		}
+		_, queued := r.byStatus(t, notify.StatusQueued)
 		if s, m, h := r.counts(); s != 3 || m != 3 || h != 3 || queued != 3*37 {
 			return fmt.Errorf("%d slack, %d mail, %d webhook sent, %d queued; want the burst of 3 each, 37 each waiting", s, m, h, queued)
 		}
@@ -180,13 +178,7 @@ func TestChannelRatePacesAFloodOfP1(t *testing.T) {
 	})
 	later := t0.Add(1100 * time.Millisecond)
 	r.clock.Store(&later)
-	testenv.Eventually(t, 15*time.Second, 50*time.Millisecond, func() error {
-		d := r.delivered(t)
-		if d["slack"] != 40 || d["email"] != 40 || d["webhook"] != 40 {
-			return fmt.Errorf("delivered %v, want 40 per channel", d)
-		}
-		return nil
-	})
+	r.waitDelivered(t, 40)
 	// 3 at once, then the other 37 together in the next message allowed.
 	if s, m, h := r.counts(); s != 4 || m != 4 || h != 4 {
 		t.Fatalf("40 P1 alerts became %d slack, %d mail, %d webhook messages; want 4 each", s, m, h)

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// retentionColumns is the time that ages each table's rows.
-var retentionColumns = map[string]string{
+// tableTimes names every history table and the time that ages its rows.
+var tableTimes = map[string]string{
 	"advisories":        "fetched_at",
 	"advisory_products": "published",
 	"clusters":          "published",
@@ -54,7 +54,7 @@ func (db *DB) ApplyRetention(ctx context.Context, keep time.Duration) (string, e
 		return "", err
 	}
 	ttl := major > 19 || (major == 19 && minor >= 6)
-	for table, col := range retentionColumns {
+	for table, col := range tableTimes {
 		var q string
 		if ttl {
 			q = fmt.Sprintf("ALTER TABLE %s MODIFY TTL %s + INTERVAL %d DAY", table, col, days)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/vigilhealth/vigil/internal/bus"
 )
 
 // Result is what an ad-hoc query returned.
@@ -110,7 +112,7 @@ func confined(sql, mainDB, own string) error {
 	if re.MatchString(s) {
 		return fmt.Errorf("query: tenant queries read their own views; %q is not reachable", mainDB)
 	}
-	other := regexp.MustCompile("(?i)(?:^|[^A-Za-z0-9_])`?(" + regexp.QuoteMeta(mainDB) + "_t_[A-Za-z0-9_]*)`?\\s*\\.")
+	other := regexp.MustCompile("(?i)(?:^|[^A-Za-z0-9_])`?(" + regexp.QuoteMeta(mainDB) + "_t_[A-Za-z0-9_-]*)`?\\s*\\.")
 	for _, m := range other.FindAllStringSubmatch(s, -1) {
 		if !strings.EqualFold(m[1], own) {
 			return errors.New("query: tenant queries may not name another tenant's views")
@@ -149,16 +151,28 @@ func stripLiterals(sql string) string {
 // and what derives from them) are shared, limited by TLP.
 var tenantTables = []string{"alerts", "alert_assets", "deliveries", "alert_feedback"}
 
-// ScopeTenant creates (or refreshes) the tenant's scoped database,
-// vigil_t_<tenant>, and returns its name. Give a tenant's analysts a
-// ClickHouse user limited to it (allow_databases) for direct access.
+// scopedPrefix starts the names of the tenants' scoped databases.
+func (db *DB) scopedPrefix() string { return db.Database + "_t_" }
+
+// ScopeTenant creates the tenant's scoped database, <database>_t_<tenant>,
+// unless it exists, and returns its name. Migrate drops them all when the
+// schema changes, so views always show every column. Give a tenant's
+// analysts a ClickHouse user limited to it (allow_databases) for direct
+// access.
 func (db *DB) ScopeTenant(ctx context.Context, tenant string) (string, error) {
-	if !regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`).MatchString(tenant) {
-		return "", fmt.Errorf("store: tenant %q is not a tenant id", tenant)
+	if err := bus.ValidToken(tenant); err != nil {
+		return "", fmt.Errorf("store: tenant: %w", err)
 	}
-	name := db.Database + "_t_" + strings.ReplaceAll(tenant, "-", "_")
+	name := db.scopedPrefix() + tenant
+	var exists uint8
+	if err := db.Conn.QueryRow(ctx, "SELECT count() > 0 FROM system.databases WHERE name = ?", name).Scan(&exists); err != nil {
+		return "", fmt.Errorf("store: scoped database: %w", err)
+	}
+	if exists == 1 {
+		return name, nil
+	}
 	q := func(s string) error { return db.Conn.Exec(ctx, s) }
-	if err := q("CREATE DATABASE IF NOT EXISTS " + name); err != nil {
+	if err := q("CREATE DATABASE IF NOT EXISTS `" + name + "`"); err != nil {
 		return "", fmt.Errorf("store: scoped database: %w", err)
 	}
 	lit := "'" + tenant + "'"
@@ -173,11 +187,7 @@ func (db *DB) ScopeTenant(ctx context.Context, tenant string) (string, error) {
 	views["ingest_runs"] = fmt.Sprintf("SELECT * FROM %s.ingest_runs", db.Database) // feed health is not private
 	views["clusters"] = fmt.Sprintf("SELECT * FROM %s.clusters WHERE (source, id) IN (SELECT source, id FROM %s.advisories WHERE %s)", db.Database, db.Database, seen)
 	for name2, body := range views {
-		// Recreated each time, so a table's new columns appear in its view.
-		if err := q(fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", name, name2)); err != nil {
-			return "", fmt.Errorf("store: scoped view %s: %w", name2, err)
-		}
-		if err := q(fmt.Sprintf("CREATE VIEW %s.%s AS %s", name, name2, body)); err != nil {
+		if err := q(fmt.Sprintf("CREATE VIEW IF NOT EXISTS `%s`.%s AS %s", name, name2, body)); err != nil {
 			return "", fmt.Errorf("store: scoped view %s: %w", name2, err)
 		}
 	}
@@ -230,11 +240,6 @@ func cell(v any) string {
 		return x.UTC().Format("2006-01-02 15:04:05")
 	case []string:
 		return strings.Join(x, ",")
-	case *string:
-		if x == nil {
-			return ""
-		}
-		return *x
 	case nil:
 		return ""
 	}

@@ -146,7 +146,37 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 		}
 		done = append(done, m.Version)
 	}
+	if len(done) > 0 {
+		if err := db.dropScoped(ctx); err != nil {
+			return done, err
+		}
+	}
 	return done, nil
+}
+
+// dropScoped drops the tenants' scoped databases (their views are made
+// again, with the new schema's columns, on next use).
+func (db *DB) dropScoped(ctx context.Context) error {
+	rows, err := db.Conn.Query(ctx, "SELECT name FROM system.databases WHERE startsWith(name, ?)", db.scopedPrefix())
+	if err != nil {
+		return fmt.Errorf("store: scoped databases: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if err := db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+n+"`"); err != nil {
+			return fmt.Errorf("store: drop %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // recordMigration inserts through a batch: ClickHouse 18.16 waits forever on

@@ -43,7 +43,6 @@ type Writer struct {
 	spec bus.ConsumerSpec
 	mu   sync.Mutex
 	msgs []jetstream.Msg
-	rows [][]any
 	down bool // ClickHouse failing: logged once until it recovers
 }
 
@@ -114,8 +113,7 @@ func (w *Writer) flush(ctx context.Context) {
 		}
 		w.msgs = kept
 	}
-	w.rows = rows
-	if len(w.rows) == 0 { // messages without rows for this table
+	if len(rows) == 0 { // messages without rows for this table
 		for _, m := range w.msgs {
 			_ = m.Ack()
 		}
@@ -124,10 +122,10 @@ func (w *Writer) flush(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := w.insert(ctx, w.rows)
+	err := w.insert(ctx, rows)
 	if err != nil {
 		if !w.down {
-			w.log.Error("clickhouse insert failed; rows stay in JetStream and are retried", "rows", len(w.rows), "err", err)
+			w.log.Error("clickhouse insert failed; rows stay in JetStream and are retried", "rows", len(rows), "err", err)
 		}
 		w.down = true
 		for _, m := range w.msgs {
@@ -141,9 +139,9 @@ func (w *Writer) flush(ctx context.Context) {
 		for _, m := range w.msgs {
 			_ = m.Ack()
 		}
-		w.log.Debug("inserted", "rows", len(w.rows))
+		w.log.Debug("inserted", "rows", len(rows))
 	}
-	w.msgs, w.rows = w.msgs[:0], w.rows[:0]
+	w.msgs = w.msgs[:0]
 }
 
 func (w *Writer) insert(ctx context.Context, rows [][]any) error {

@@ -23,8 +23,47 @@ import (
 	"github.com/vigilhealth/vigil/match"
 )
 
-func jetstreamMsgID(id string) jetstream.PublishOpt   { return jetstream.WithMsgID(id) }
-func jetstreamAsyncID(id string) jetstream.PublishOpt { return jetstream.WithMsgID(id) }
+// publisher publishes asynchronously with at most 256 messages waiting
+// for their acks.
+type publisher struct {
+	b        *bus.Bus
+	inflight chan struct{}
+	wg       sync.WaitGroup
+	failed   atomic.Int32
+}
+
+func newPublisher(b *bus.Bus) *publisher {
+	return &publisher{b: b, inflight: make(chan struct{}, 256)}
+}
+
+func (p *publisher) publish(m *nats.Msg, id string) error {
+	p.inflight <- struct{}{}
+	fut, err := p.b.JS.PublishMsgAsync(m, jetstream.WithMsgID(id))
+	if err != nil {
+		<-p.inflight
+		return err
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		select {
+		case <-fut.Ok():
+		case <-fut.Err():
+			p.failed.Add(1)
+		}
+		<-p.inflight
+	}()
+	return nil
+}
+
+// wait waits for every ack and reports failed publishes.
+func (p *publisher) wait() error {
+	p.wg.Wait()
+	if f := p.failed.Load(); f > 0 {
+		return fmt.Errorf("bench: %d publishes failed", f)
+	}
+	return nil
+}
 
 // baseline pushes n messages of size bytes through hops JetStream
 // publish/consume hops on the same server, each hop's consumer publishing
@@ -75,27 +114,17 @@ func baseline(ctx context.Context, b *bus.Bus, size, n, hops int) (float64, erro
 		stops = append(stops, cc)
 	}
 	start := time.Now()
-	inflight := make(chan struct{}, 256)
-	var wg sync.WaitGroup
+	pub := newPublisher(b)
 	for i := range n {
-		inflight <- struct{}{}
 		m := nats.NewMsg("bench.hop.1")
 		m.Data = payload
-		fut, err := b.JS.PublishMsgAsync(m, jetstream.WithMsgID("b"+strconv.Itoa(i)))
-		if err != nil {
+		if err := pub.publish(m, "b"+strconv.Itoa(i)); err != nil {
 			return 0, err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-fut.Ok():
-			case <-fut.Err():
-			}
-			<-inflight
-		}()
 	}
-	wg.Wait()
+	if err := pub.wait(); err != nil {
+		return 0, err
+	}
 	select {
 	case <-finished:
 	case <-time.After(5 * time.Minute):

@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/internal/bus"
@@ -322,7 +322,7 @@ func publishRaw(ctx context.Context, b *bus.Bus, id string, data []byte) error {
 	m := nats.NewMsg(bus.Raw("bench-csaf"))
 	m.Data = data
 	m.Header.Set(bus.HeaderSource, "bench-csaf")
-	_, err := b.JS.PublishMsg(ctx, m, jetstreamMsgID("bench-csaf/"+id+"/1"))
+	_, err := b.JS.PublishMsg(ctx, m, jetstream.WithMsgID("bench-csaf/"+id+"/1"))
 	return err
 }
 
@@ -339,9 +339,7 @@ func load(ctx context.Context, b *bus.Bus, gen *advisoryGen, rate float64, d tim
 		every = time.Duration(float64(time.Second) / rate)
 	}
 	next := time.Now()
-	inflight := make(chan struct{}, 256)
-	var failed atomic.Int32
-	var wg sync.WaitGroup
+	pub := newPublisher(b)
 	for time.Now().Before(end) && ctx.Err() == nil {
 		if every == 0 && n%200 == 0 {
 			for backlog(ctx, b) > 2000 && time.Now().Before(end) {
@@ -361,25 +359,12 @@ func load(ctx context.Context, b *bus.Bus, gen *advisoryGen, rate float64, d tim
 		m := nats.NewMsg(bus.Raw(a.Source))
 		m.Data = data
 		m.Header.Set(bus.HeaderSource, a.Source)
-		inflight <- struct{}{}
-		fut, err := b.JS.PublishMsgAsync(m, jetstreamAsyncID(a.MsgID()))
-		if err != nil {
+		if err := pub.publish(m, a.MsgID()); err != nil {
 			return n, 0, err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-fut.Ok():
-			case <-fut.Err():
-				failed.Add(1)
-			}
-			<-inflight
-		}()
 	}
-	wg.Wait()
-	if f := failed.Load(); f > 0 {
-		return n, bytes / max(n, 1), fmt.Errorf("bench: %d publishes failed", f)
+	if err := pub.wait(); err != nil {
+		return n, bytes / max(n, 1), err
 	}
 	return n, bytes / max(n, 1), nil
 }

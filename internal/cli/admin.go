@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -200,13 +201,7 @@ func (e *env) alerts(args []string) error {
 	}
 	switch *format {
 	case "json":
-		enc := json.NewEncoder(e.stdout)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(e.stdout, rows)
 	case "csv":
 		return store.PrintAlertsCSV(e.stdout, rows)
 	}
@@ -294,13 +289,18 @@ func (e *env) deliveries(args []string) error {
 		return err
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(e.stdout)
-		for _, f := range failed {
-			if err := enc.Encode(f); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(e.stdout, failed)
 	}
 	return notify.PrintFailed(e.stdout, failed)
+}
+
+// jsonLines writes one JSON object per line.
+func jsonLines[T any](w io.Writer, items []T) error {
+	enc := json.NewEncoder(w)
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ package webhook
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -82,19 +83,11 @@ func New(cfg Config, log *slog.Logger) *Notifier {
 	if c == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 64 // many hospitals' alerts to one SOC endpoint reuse connections
-		c = &http.Client{Timeout: cmpOr(cfg.Timeout, 10*time.Second), Transport: tr,
+		c = &http.Client{Timeout: cmp.Or(cfg.Timeout, 10*time.Second), Transport: tr,
 			// A redirect would re-send a signed body elsewhere: refuse it.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	return &Notifier{client: c, ua: cmpOr(cfg.UserAgent, "Vigil-Webhook/1"), log: log, now: time.Now}
-}
-
-func cmpOr[T comparable](v, d T) T {
-	var zero T
-	if v == zero {
-		return d
-	}
-	return v
+	return &Notifier{client: c, ua: cmp.Or(cfg.UserAgent, "Vigil-Webhook/1"), log: log, now: time.Now}
 }
 
 // Channel implements notify.Notifier.
