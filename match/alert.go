@@ -50,6 +50,13 @@ type Alert struct {
 	// FixAvailable: the advisory names a vendor fix.
 	FixAvailable bool      `json:"fix_available"`
 	CreatedAt    time.Time `json:"created_at"`
+	// OpenedAt is when the alert's first revision was made; FixedAt and
+	// KEVAt when a revision first said a fix is out and the vulnerability
+	// is known exploited (zero: not yet). Every revision carries them, so
+	// the latest one alone tells an alert's history.
+	OpenedAt time.Time `json:"opened_at"`
+	FixedAt  time.Time `json:"fixed_at,omitzero"`
+	KEVAt    time.Time `json:"kev_at,omitzero"`
 }
 
 // AdvisoryRef is what an alert carries of its advisory.

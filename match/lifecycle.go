@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,6 +24,9 @@ type alertState struct {
 	Fingerprint string                    `json:"fingerprint"`
 	Sources     map[string]sourceEvidence `json:"sources"`
 	Summary     summary                   `json:"summary"`
+	OpenedAt    time.Time                 `json:"opened_at,omitzero"`
+	FixedAt     time.Time                 `json:"fixed_at,omitzero"`
+	KEVAt       time.Time                 `json:"kev_at,omitzero"`
 }
 
 // sourceEvidence is what one advisory says about the tenant's assets.
@@ -190,6 +194,16 @@ func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert) (publish bool,
 		publish = true
 	}
 	st.Summary, st.Fingerprint = cur, fp
+	if st.OpenedAt.IsZero() { // new, or remembered from before alerts carried it
+		st.OpenedAt = a.CreatedAt
+	}
+	if cur.Fixed && st.FixedAt.IsZero() {
+		st.FixedAt = a.CreatedAt
+	}
+	if cur.KEV && st.KEVAt.IsZero() {
+		st.KEVAt = a.CreatedAt
+	}
+	a.OpenedAt, a.FixedAt, a.KEVAt = st.OpenedAt, st.FixedAt, st.KEVAt
 	data, err := json.Marshal(st)
 	if err != nil {
 		return false, err

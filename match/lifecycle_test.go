@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/enrich"
@@ -18,6 +19,7 @@ func TestLifecycleOneAlertPerClusterAcrossSources(t *testing.T) {
 	ctx := context.Background()
 	e := enrich.New(enrich.MustLoadVendors(), nil)
 	ix := demoIndex(t)
+	clock := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 	step := func(adv advisory.Advisory) (Alert, bool) {
 		t.Helper()
 		out, _, err := e.Enrich(ctx, adv)
@@ -28,6 +30,8 @@ func TestLifecycleOneAlertPerClusterAcrossSources(t *testing.T) {
 		if len(alerts) != 1 {
 			t.Fatalf("%s: %d alerts", adv.Key(), len(alerts))
 		}
+		clock = clock.Add(time.Hour)
+		alerts[0].CreatedAt = clock
 		publish, err := revise(ctx, b.AlertState, &alerts[0])
 		if err != nil {
 			t.Fatal(err)
@@ -54,5 +58,20 @@ func TestLifecycleOneAlertPerClusterAcrossSources(t *testing.T) {
 	}
 	if strings.Join(a2.Changes, ";") != "added to KEV;priority P2 -> P1" || a2.Priority != "P1" {
 		t.Fatalf("changes %v priority %s", a2.Changes, a2.Priority)
+	}
+	// The lifecycle travels with every revision: opened at the first,
+	// KEV at the second (the third step), no fix yet.
+	if want := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC); !a2.OpenedAt.Equal(want) || !a1.OpenedAt.Equal(want) {
+		t.Fatalf("opened_at %v / %v, want %v", a1.OpenedAt, a2.OpenedAt, want)
+	}
+	if want := time.Date(2026, 11, 1, 11, 0, 0, 0, time.UTC); !a2.KEVAt.Equal(want) || !a1.KEVAt.IsZero() || !a2.FixedAt.IsZero() {
+		t.Fatalf("kev_at %v (first %v), fixed_at %v", a2.KEVAt, a1.KEVAt, a2.FixedAt)
+	}
+	fix := cert
+	fix.Revision = "2"
+	fix.Vulnerabilities = []advisory.Vulnerability{{CVE: "CVE-2026-31001", Remediations: []advisory.Remediation{{Category: "vendor_fix", Details: "Update to 2.1"}}}}
+	a3, pub := step(fix)
+	if !pub || a3.Revision != "3" || !a3.FixedAt.Equal(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)) || !a3.KEVAt.Equal(a2.KEVAt) || !a3.OpenedAt.Equal(a1.OpenedAt) {
+		t.Fatalf("fix: %v revision %s fixed_at %v kev_at %v opened_at %v", pub, a3.Revision, a3.FixedAt, a3.KEVAt, a3.OpenedAt)
 	}
 }

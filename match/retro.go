@@ -188,7 +188,7 @@ func digest(tenant string, alerts []Alert, now time.Time) Alert {
 	h := sha256.Sum256([]byte(tenant + now.Format(time.RFC3339Nano)))
 	return Alert{
 		Schema: AlertSchema, ID: "R-" + hex.EncodeToString(h[:8]), Tenant: tenant, Revision: "1", Retro: true, Digest: true,
-		Priority: alerts[0].Priority, Confidence: alerts[0].Confidence, Assets: assets, CreatedAt: now.UTC(),
+		Priority: alerts[0].Priority, Confidence: alerts[0].Confidence, Assets: assets, CreatedAt: now.UTC(), OpenedAt: now.UTC(),
 		Advisory: AdvisoryRef{Source: "vigil", ID: "retro-match", Revision: "1", Published: now.UTC(), FetchedAt: now.UTC(),
 			Title:   fmt.Sprintf("Retro-match: %d open advisories affect your inventory", len(alerts)),
 			Summary: strings.Join(lines, "\n"), CVEs: []string{}},
