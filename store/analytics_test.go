@@ -62,6 +62,21 @@ func fixture(t *testing.T, db *DB, now time.Time, suffix ...string) {
 		alert("h2", "B-1", "1", "P1", advs[0], h(-48*time.Hour), false, "CT-9"),
 		alert("h2", "B-2", "1", "P3", advs[5], h(-10*time.Hour), false, "HUB-4"),
 	}
+	// The lifecycle the matcher stamps on every revision.
+	opened := map[string]time.Time{}
+	for i := range alerts {
+		a := &alerts[i]
+		if _, ok := opened[a.Tenant+"/"+a.ID]; !ok {
+			opened[a.Tenant+"/"+a.ID] = a.CreatedAt
+		}
+		a.OpenedAt = opened[a.Tenant+"/"+a.ID]
+		if a.FixAvailable {
+			a.FixedAt = a.CreatedAt
+		}
+		if a.Advisory.KEV {
+			a.KEVAt = a.CreatedAt
+		}
+	}
 	deliveries := []notify.Delivery{
 		{Tenant: "h1", AlertID: "A-1", Revision: "1", Channel: "slack", Status: notify.StatusDelivered, Attempt: 1, At: h(-48 * time.Hour), LatencyMS: 40},
 		{Tenant: "h1", AlertID: "A-1", Revision: "1", Channel: "email", Status: notify.StatusDelivered, Attempt: 1, At: h(-48 * time.Hour), LatencyMS: 90},
@@ -328,5 +343,68 @@ func TestRetentionDropsOldHistory(t *testing.T) {
 	var old uint64
 	if err := db.Conn.QueryRow(ctx, "SELECT count() FROM deliveries WHERE at < now() - 365*86400").Scan(&old); err != nil || old != 0 {
 		t.Fatalf("old deliveries left: %d (%v)", old, err)
+	}
+}
+
+// alert_state is filled by the materialized view on every insert, and by
+// migration 0005's backfill for history written before it: both must give
+// the same one row per alert.
+func TestAlertStateFromViewAndBackfillAgree(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	fixture(t, db, now)
+	read := func() []string {
+		t.Helper()
+		res, err := db.Query(ctx, `SELECT tenant, alert_id, revision, priority, asset_count, kev, fix_available,
+			toInt64(opened_at), toInt64(fixed_at), toInt64(kev_at), toInt64(updated_at), vendor_id, advisory_source
+			FROM alert_state FINAL ORDER BY tenant, alert_id`, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range res.Rows {
+			var cells []string
+			for _, c := range r {
+				cells = append(cells, cell(c))
+			}
+			out = append(out, strings.Join(cells, " "))
+		}
+		return out
+	}
+	viewed := read()
+	h := func(d time.Duration) string { return fmt.Sprint(now.Add(d).Truncate(time.Second).Unix()) }
+	wantA1 := strings.Join([]string{"h1 A-1 2 P1 2 0 1", h(-48 * time.Hour), h(0), "0", h(0), "ge-healthcare cisa-csaf"}, " ")
+	if len(viewed) != 5 || viewed[0] != wantA1 {
+		t.Fatalf("alert_state from the view:\n%s\nwant 5 rows, the first\n%s", strings.Join(viewed, "\n"), wantA1)
+	}
+	if !strings.HasPrefix(viewed[1], "h1 A-2 1 P2 1 1 0 "+h(-47*time.Hour)+" 0 "+h(-47*time.Hour)) {
+		t.Fatalf("A-2 (KEV) state: %s", viewed[1])
+	}
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backfill string
+	for _, m := range all {
+		if m.Version == 5 {
+			stmts := statements(m.SQL)
+			backfill = stmts[len(stmts)-1]
+		}
+	}
+	if !strings.HasPrefix(backfill, "INSERT INTO alert_state") {
+		t.Fatalf("migration 0005 ends with %q, want its backfill", backfill)
+	}
+	if err := db.Conn.Exec(ctx, "TRUNCATE TABLE alert_state"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Conn.Exec(ctx, backfill); err != nil {
+		t.Fatal(err)
+	}
+	if filled := read(); strings.Join(filled, "\n") != strings.Join(viewed, "\n") {
+		t.Fatalf("backfill:\n%s\nview:\n%s", strings.Join(filled, "\n"), strings.Join(viewed, "\n"))
 	}
 }

@@ -15,6 +15,7 @@ var tableTimes = map[string]string{
 	"advisory_products": "published",
 	"clusters":          "published",
 	"alerts":            "created_at",
+	"alert_state":       "updated_at",
 	"alert_assets":      "created_at",
 	"deliveries":        "at",
 	"ingest_runs":       "started_at",

@@ -149,7 +149,7 @@ func stripLiterals(sql string) string {
 
 // tenantTables are the tables with a tenant column; the others (advisories
 // and what derives from them) are shared, limited by TLP.
-var tenantTables = []string{"alerts", "alert_assets", "deliveries", "alert_feedback"}
+var tenantTables = []string{"alerts", "alert_state", "alert_assets", "deliveries", "alert_feedback"}
 
 // scopedPrefix starts the names of the tenants' scoped databases.
 func (db *DB) scopedPrefix() string { return db.Database + "_t_" }

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -137,7 +138,7 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 			continue
 		}
 		for i, stmt := range statements(m.SQL) {
-			if err := db.Conn.Exec(ctx, stmt); err != nil {
+			if err := db.Conn.Exec(ctx, stmt); err != nil && !columnAlreadyAdded(stmt, err) {
 				return done, fmt.Errorf("store: migration %04d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
@@ -194,6 +195,13 @@ func (db *DB) recordMigration(ctx context.Context, m Migration) error {
 }
 
 // statements splits a migration into statements, dropping comments.
+// columnAlreadyAdded: an ADD COLUMN of a migration that stopped half way
+// and runs again (18.16 has no ADD COLUMN IF NOT EXISTS).
+func columnAlreadyAdded(stmt string, err error) bool {
+	var exc *clickhouse.Exception
+	return errors.As(err, &exc) && exc.Code == 15 && strings.Contains(stmt, "ADD COLUMN") // DUPLICATE_COLUMN
+}
+
 func statements(sql string) []string {
 	var lines []string
 	for _, l := range strings.Split(sql, "\n") {

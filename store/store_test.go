@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/vigilhealth/vigil/internal/bus"
 	"github.com/vigilhealth/vigil/internal/testenv"
 	"github.com/vigilhealth/vigil/match"
@@ -126,4 +128,95 @@ func TestWriterBatchesAndCollapsesRedeliveries(t *testing.T) {
 	if a00.AlertID == "" {
 		t.Fatal("A-00 missing")
 	}
+}
+
+// A batch whose insert succeeded but whose ack was lost comes back: the
+// writer inserts it again, then merges the partitions it wrote, so even a
+// plain read (no FINAL) counts each row once.
+func TestWriterMergesRedeliveredRows(t *testing.T) {
+	db := openDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := testenv.NATS(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	const n = 30
+	for i := range n {
+		at := now.Add(-time.Duration(i%2) * 40 * 24 * time.Hour) // two monthly partitions
+		d := notify.Delivery{Schema: 1, Tenant: "h1", AlertID: fmt.Sprintf("A-%02d", i), Revision: "1", Channel: "email", Status: notify.StatusDelivered, Attempt: 1, At: at}
+		if _, err := b.Publish(ctx, bus.Deliveries("h1"), fmt.Sprintf("d-%d", i), d, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var table Table
+	for _, tb := range Tables() {
+		if tb.Name == "deliveries" {
+			table = tb
+		}
+	}
+	spec := table.Spec
+	spec.MaxAckPending, spec.MaxDeliver = 20, -1 // as the writer sets them (size 10)
+
+	// The first delivery: inserted, then the process "dies" before acking.
+	got := make(chan jetstream.Msg, n)
+	cctx, stop := context.WithCancel(ctx)
+	consumed := make(chan error, 1)
+	go func() { consumed <- b.ConsumeManual(cctx, spec, func(m jetstream.Msg) { got <- m }) }()
+	var msgs []jetstream.Msg
+	for len(msgs) < n {
+		select {
+		case m := <-got:
+			msgs = append(msgs, m)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("first delivery: %d of %d messages", len(msgs), n)
+		}
+	}
+	stop()
+	if err := <-consumed; err != nil {
+		t.Fatal(err)
+	}
+	data := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		data[i] = m.Data()
+	}
+	rows, errs := BuildRows(table, data)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if err := Insert(ctx, db, table, rows); err != nil {
+		t.Fatal(err)
+	}
+	var first time.Time
+	if err := db.Conn.QueryRow(ctx, "SELECT max(inserted_at) FROM deliveries").Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the second insert gets a later inserted_at
+	for _, m := range msgs {
+		_ = m.Nak()
+	}
+
+	w := NewWriter(db, b, table, 10, 100*time.Millisecond, testenv.Logger(t))
+	done := make(chan error, 1)
+	wctx, wstop := context.WithCancel(ctx)
+	go func() { done <- w.Run(wctx) }()
+	defer func() {
+		wstop()
+		if err := <-done; err != nil {
+			t.Errorf("writer: %v", err)
+		}
+	}()
+	testenv.Eventually(t, 20*time.Second, 200*time.Millisecond, func() error {
+		var plain, oldest uint64
+		var earliest time.Time
+		if err := db.Conn.QueryRow(ctx, "SELECT count(), min(inserted_at), toUInt64(min(inserted_at) > ?) FROM deliveries", first).Scan(&plain, &earliest, &oldest); err != nil {
+			return err
+		}
+		// Only the writer's rows remain (later inserted_at), once each.
+		if plain != n || oldest != 1 {
+			return fmt.Errorf("plain read: %d rows (want %d), earliest inserted %v, first insert %v", plain, n, earliest, first)
+		}
+		return nil
+	})
 }

@@ -61,7 +61,7 @@ func Tables() []Table {
 		},
 		{
 			Name:    "alerts",
-			Columns: "tenant, alert_id, revision, priority, confidence, advisory_source, advisory_id, title, url, cves, kev, assets, asset_reasons, published, fetched_at, created_at, cluster_id, changes, retro, vendor_id, fix_available, watch, digest",
+			Columns: "tenant, alert_id, revision, priority, confidence, advisory_source, advisory_id, title, url, cves, kev, assets, asset_reasons, published, fetched_at, created_at, cluster_id, changes, retro, vendor_id, fix_available, watch, digest, opened_at, fixed_at, kev_at",
 			Spec:    alerts("store_alerts"),
 			Rows:    one(alertRow),
 		},
@@ -195,6 +195,9 @@ type alertMsg struct {
 	Digest       bool      `json:"digest"`
 	FixAvailable bool      `json:"fix_available"`
 	CreatedAt    time.Time `json:"created_at"`
+	OpenedAt     time.Time `json:"opened_at"`
+	FixedAt      time.Time `json:"fixed_at"`
+	KEVAt        time.Time `json:"kev_at"`
 }
 
 func alertRow(data []byte) ([]any, error) {
@@ -214,7 +217,7 @@ func alertRow(data []byte) ([]any, error) {
 	return []any{a.Tenant, a.ID, a.Revision, a.Priority, a.Confidence, a.Advisory.Source, a.Advisory.ID, a.Advisory.Title,
 		a.Advisory.URL, nonNil(a.Advisory.CVEs), b2u(a.Advisory.KEV), ids, reasons,
 		clampTime(a.Advisory.Published), clampTime(a.Advisory.FetchedAt), clampTime(a.CreatedAt), a.ClusterID, nonNil(a.Changes), b2u(a.Retro),
-		a.Advisory.VendorID, b2u(a.FixAvailable), b2u(a.Watch), b2u(a.Digest)}, nil
+		a.Advisory.VendorID, b2u(a.FixAvailable), b2u(a.Watch), b2u(a.Digest), clampTime(a.OpenedAt), clampTime(a.FixedAt), clampTime(a.KEVAt)}, nil
 }
 
 // alertAssetRows is one row per matched asset of an alert revision.

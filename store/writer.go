@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -122,6 +123,21 @@ func (w *Writer) flush(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// An earlier insert of redelivered rows may have succeeded before its
+	// ack was lost: the partitions this insert writes get merged after it,
+	// so plain reads (not only FINAL ones) count each row once. Parts are
+	// told by the server's clock.
+	var redelivered bool
+	var since time.Time
+	for _, m := range w.msgs {
+		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+			redelivered = true
+			break
+		}
+	}
+	if redelivered {
+		_ = w.db.Conn.QueryRow(ctx, "SELECT now()").Scan(&since)
+	}
 	err := w.insert(ctx, rows)
 	if err != nil {
 		if !w.down {
@@ -140,9 +156,50 @@ func (w *Writer) flush(ctx context.Context) {
 			_ = m.Ack()
 		}
 		w.log.Debug("inserted", "rows", len(rows))
+		if redelivered {
+			if err := w.dedupe(context.WithoutCancel(ctx), since); err != nil {
+				w.log.Warn("merging redelivered rows failed; FINAL reads stay exact, plain reads may count them twice until ClickHouse merges", "err", err)
+			}
+		}
 	}
 	w.msgs = w.msgs[:0]
 }
+
+// dedupe runs OPTIMIZE ... FINAL on the partitions of the table written
+// since the given time, which collapses their duplicate rows.
+func (w *Writer) dedupe(ctx context.Context, since time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	rows, err := w.db.Conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts
+		WHERE database = ? AND table = ? AND active AND modification_time >= ?`, w.db.Database, w.table.Name, since.Add(-time.Second))
+	if err != nil {
+		return err
+	}
+	var parts []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return err
+		}
+		parts = append(parts, p)
+	}
+	rows.Close()
+	for _, p := range parts {
+		q := "OPTIMIZE TABLE " + w.table.Name + " FINAL"
+		if partitionLiteral.MatchString(p) {
+			q = "OPTIMIZE TABLE " + w.table.Name + " PARTITION " + p + " FINAL"
+		}
+		if err := w.db.Conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	w.log.Info("merged the partitions a redelivered batch wrote", "partitions", len(parts))
+	return nil
+}
+
+// partitionLiteral: a toYYYYMM partition, usable as written.
+var partitionLiteral = regexp.MustCompile(`^[0-9]{6}$`)
 
 func (w *Writer) insert(ctx context.Context, rows [][]any) error {
 	batch, err := w.db.Conn.PrepareBatch(ctx, "INSERT INTO "+w.table.Name+" ("+w.table.Columns+")")

@@ -107,7 +107,7 @@ func Store(ctx context.Context, cfg store.Config, o StoreOptions, out io.Writer)
 	rep.GenerateRowsPerS = float64(generated) / time.Since(start).Seconds()
 	say("generated %d more rows across the tables in %s", generated, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
-	for _, t := range []string{"alerts", "alert_assets", "deliveries", "advisories", "clusters", "alert_feedback", "ingest_runs"} {
+	for _, t := range []string{"alerts", "alert_state", "alert_assets", "deliveries", "advisories", "clusters", "alert_feedback", "ingest_runs"} {
 		_ = db.Conn.Exec(ctx, "OPTIMIZE TABLE "+t+" FINAL")
 	}
 	say("merged (OPTIMIZE FINAL, the state background merges reach) in %s", time.Since(start).Round(time.Millisecond))
@@ -218,7 +218,7 @@ func generators(alerts, tenants int) []generator {
 	}
 	const ts = "toDateTime(1735689600 + intDiv(number, 2) % 31536000)"
 	return []generator{
-		{"alerts", alerts, t(`INSERT INTO alerts (tenant, alert_id, revision, priority, confidence, advisory_source, advisory_id, title, url, cves, kev, assets, asset_reasons, published, fetched_at, created_at, cluster_id, changes, retro, vendor_id, fix_available, watch, digest)
+		{"alerts", alerts, t(`INSERT INTO alerts (tenant, alert_id, revision, priority, confidence, advisory_source, advisory_id, title, url, cves, kev, assets, asset_reasons, published, fetched_at, created_at, cluster_id, changes, retro, vendor_id, fix_available, watch, digest, opened_at, fixed_at, kev_at)
 SELECT concat('h', toString(intDiv(number, 2) % $T)), concat('G-', toString(intDiv(number, 2))), toString(number % 2 + 1),
   ['P1','P2','P3','P4'][intDiv(number, 2) % 4 + 1], ['exact','probable','possible'][number % 3 + 1],
   ['cisa-csaf','cert-fr-avis','nvd','bsi-cert-bund','jvn-ipedia'][intDiv(number, 2) % 5 + 1], concat('ADV-', toString(intDiv(number, 2) % $ADV)),
@@ -227,7 +227,9 @@ SELECT concat('h', toString(intDiv(number, 2) % $T)), concat('G-', toString(intD
   ` + ts + `, ` + ts + ` + 3600, ` + ts + ` + 3630 + (number % 2) * 86400 * (intDiv(number, 2) % 30),
   concat('VC-CVE-2026-', toString(intDiv(number, 2) % $ADV)), if(number % 2 = 1, ['fix released'], emptyArrayString()), 0,
   ['ge-healthcare','philips','baxter','bd','siemens-healthineers','medtronic','draeger','b-braun'][intDiv(number, 2) % 8 + 1],
-  number % 2 = 1 AND intDiv(number, 2) % 3 != 0, 0, 0
+  number % 2 = 1 AND intDiv(number, 2) % 3 != 0, 0, 0,
+  ` + ts + ` + 3630, if(number % 2 = 1 AND intDiv(number, 2) % 3 != 0, ` + ts + ` + 3630 + 86400 * (intDiv(number, 2) % 30), toDateTime(0)),
+  if(intDiv(number, 2) % 17 = 0, ` + ts + ` + 3630, toDateTime(0))
 FROM system.numbers LIMIT ` + fmt.Sprint(alerts))},
 		{"alert_assets", alerts, t(`INSERT INTO alert_assets (tenant, alert_id, revision, asset_id, vendor, product, model, version, category, criticality, location, zone, confidence, rule, reasons, priority, created_at)
 SELECT concat('h', toString(intDiv(number, 2) % $T)), concat('G-', toString(intDiv(number, 2))), toString(number % 2 + 1), concat('AS-', toString(number % 5000)),
