@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,7 +34,12 @@ func BenchmarkWriter(b *testing.B) {
 		tables[t.Name] = t
 	}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	const batch = 10_000
+	// Messages per insert: the store's default (VIGIL_STORE_BATCH_SIZE), or
+	// VIGIL_BENCH_BATCH.
+	batch := 10_000
+	if n, err := strconv.Atoi(os.Getenv("VIGIL_BENCH_BATCH")); err == nil && n > 0 {
+		batch = n
+	}
 	alert := func(i, assets int) []byte {
 		a := match.Alert{Schema: match.AlertSchema, ID: fmt.Sprintf("W-%09d", i), Tenant: fmt.Sprintf("h%d", i%1000), Revision: "1", Priority: "P2", Confidence: match.Exact,
 			Advisory:  match.AdvisoryRef{Source: "cisa-csaf", ID: "ICSMA-1", Title: "Writer benchmark advisory", Published: base, FetchedAt: base, CVEs: []string{"CVE-2026-00001"}},
@@ -65,17 +72,23 @@ func BenchmarkWriter(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			rows := 0
+			var build, insert time.Duration
 			for n := 0; n < b.N; n++ {
+				t0 := time.Now()
 				out, errs := BuildRows(tables[c.table], msgs)
 				if len(errs) > 0 {
 					b.Fatal(errs)
 				}
+				t1 := time.Now()
 				if err := Insert(ctx, db, tables[c.table], out); err != nil {
 					b.Fatal(err)
 				}
+				build, insert = build+t1.Sub(t0), insert+time.Since(t1)
 				rows += len(out)
 			}
 			b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+			b.ReportMetric(float64(build.Nanoseconds())/float64(rows), "build-ns/row")
+			b.ReportMetric(float64(insert.Nanoseconds())/float64(rows), "insert-ns/row")
 		})
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"strings"
 	"time"
 
@@ -202,7 +203,7 @@ type alertMsg struct {
 
 func alertRow(data []byte) ([]any, error) {
 	var a alertMsg
-	if err := json.Unmarshal(data, &a); err != nil {
+	if err := gojson.Unmarshal(data, &a); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(a.Assets))

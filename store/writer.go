@@ -41,13 +41,19 @@ type Writer struct {
 	interval time.Duration
 	log      *slog.Logger
 
-	spec bus.ConsumerSpec
-	mu   sync.Mutex
-	msgs []jetstream.Msg
-	down bool // ClickHouse failing: logged once until it recovers
+	spec  bus.ConsumerSpec
+	mu    sync.Mutex
+	msgs  []jetstream.Msg
+	bytes int  // of msgs' data
+	down  bool // ClickHouse failing: logged once until it recovers
 }
 
-// NewWriter builds a writer that flushes at size rows or after interval.
+// maxBatchBytes caps the messages a writer holds: large messages
+// (advisories) flush before the row count is reached.
+const maxBatchBytes = 32 << 20
+
+// NewWriter builds a writer that flushes at size messages, at 32 MB of
+// them, or after interval.
 func NewWriter(db *DB, b *bus.Bus, t Table, size int, interval time.Duration, log *slog.Logger) *Writer {
 	return &Writer{db: db, bus: b, table: t, size: size, interval: interval, log: log.With("table", t.Name)}
 }
@@ -80,7 +86,8 @@ func (w *Writer) Run(ctx context.Context) error {
 		// Rows are built at flush time, on every core at once.
 		w.mu.Lock()
 		w.msgs = append(w.msgs, m)
-		full := len(w.msgs) >= w.size
+		w.bytes += len(m.Data())
+		full := len(w.msgs) >= w.size || w.bytes >= maxBatchBytes
 		w.mu.Unlock()
 		if full {
 			w.flush(flushCtx)
@@ -114,6 +121,7 @@ func (w *Writer) flush(ctx context.Context) {
 		}
 		w.msgs = kept
 	}
+	w.bytes = 0
 	if len(rows) == 0 { // messages without rows for this table
 		for _, m := range w.msgs {
 			_ = m.Ack()

@@ -22,6 +22,7 @@ import (
 type StoreOptions struct {
 	Alerts      int // alert rows generated (default 10 million)
 	WriterRows  int // alert rows written through the store's writer path first (default 500,000)
+	BatchSize   int // messages per insert on the writer path (default 25,000, as VIGIL_STORE_BATCH_SIZE)
 	Tenants     int
 	Runs        int // timed runs per query; the median is reported
 	KeepData    bool
@@ -160,7 +161,8 @@ func Store(ctx context.Context, cfg store.Config, o StoreOptions, out io.Writer)
 }
 
 // writerRate writes o.WriterRows alerts (one asset each) through the
-// alerts table's row code and the writer's insert, as the store role does.
+// alerts table's row code and the writer's insert, in batches of
+// o.BatchSize, as the store role does.
 func writerRate(ctx context.Context, db *store.DB, o StoreOptions) (float64, error) {
 	var alerts store.Table
 	for _, t := range store.Tables() {
@@ -168,7 +170,10 @@ func writerRate(ctx context.Context, db *store.DB, o StoreOptions) (float64, err
 			alerts = t
 		}
 	}
-	const batch = 10_000
+	batch := o.BatchSize
+	if batch <= 0 {
+		batch = 25_000
+	}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	var total time.Duration
 	for done := 0; done < o.WriterRows; {
@@ -184,7 +189,8 @@ func writerRate(ctx context.Context, db *store.DB, o StoreOptions) (float64, err
 					Published: base.Add(time.Duration(k%31536000) * time.Second), FetchedAt: base.Add(time.Duration(k%31536000)*time.Second + time.Hour),
 					CVEs: []string{fmt.Sprintf("CVE-2026-%05d", k%100000)}, VendorID: "ge-healthcare"},
 				Assets:    []match.AssetMatch{{Asset: &match.Asset{ID: fmt.Sprintf("AS-%d", k%5000), Vendor: "GE Healthcare", Product: "CARESCAPE B450"}, Confidence: match.Exact, Rule: "product", Reasons: []string{"version 2.0.2 < 2.1"}}},
-				CreatedAt: base.Add(time.Duration(k%31536000)*time.Second + time.Hour + 30*time.Second)}
+				// Live alerts are made now: a batch lands in one monthly partition.
+				CreatedAt: base.Add(time.Duration(k)*time.Millisecond + time.Hour)}
 			msgs[i], _ = json.Marshal(a)
 		}
 		t0 := time.Now()

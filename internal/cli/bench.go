@@ -60,7 +60,7 @@ func (e *env) benchStore(args []string) error {
 	defer stop()
 	cfg := e.storeConfig()
 	cfg.Addr, cfg.Database = addr, "vigil_bench"
-	_, err = bench.Store(e.ctx, cfg, bench.StoreOptions{Alerts: *alerts, WriterRows: *writer, Tenants: *tenants, Runs: *runs, KeepData: *keep, JSON: *asJSON}, e.stdout)
+	_, err = bench.Store(e.ctx, cfg, bench.StoreOptions{Alerts: *alerts, WriterRows: *writer, BatchSize: e.cfg.StoreBatchSize, Tenants: *tenants, Runs: *runs, KeepData: *keep, JSON: *asJSON}, e.stdout)
 	return err
 }
 

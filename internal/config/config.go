@@ -45,7 +45,7 @@ type Config struct {
 	ClickHouseUser     string        `envconfig:"CLICKHOUSE_USER" default:"default" desc:"ClickHouse user"`
 	ClickHousePassword string        `envconfig:"CLICKHOUSE_PASSWORD" secret:"true" desc:"ClickHouse password"`
 	RetroWindow        time.Duration `envconfig:"RETRO_WINDOW" default:"17520h" desc:"how far back a new or changed inventory is matched (0 turns retro-matching off)"`
-	StoreBatchSize     int           `envconfig:"STORE_BATCH_SIZE" default:"10000" desc:"rows per ClickHouse insert"`
+	StoreBatchSize     int           `envconfig:"STORE_BATCH_SIZE" default:"25000" desc:"messages per ClickHouse insert (or 32 MB of them)"`
 	StoreFlushInterval time.Duration `envconfig:"STORE_FLUSH_INTERVAL" default:"1s" desc:"longest wait before a partial batch is written"`
 	Retention          time.Duration `envconfig:"RETENTION" default:"0s" desc:"history kept in ClickHouse, e.g. 17520h (2 years); 0 keeps everything"`
 
