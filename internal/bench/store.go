@@ -188,7 +188,7 @@ func writerRate(ctx context.Context, db *store.DB, o StoreOptions) (float64, err
 				Advisory: match.AdvisoryRef{Source: "cisa-csaf", ID: fmt.Sprintf("ICSMA-%06d", k%100000), Revision: "1", Title: "Writer benchmark advisory",
 					Published: base.Add(time.Duration(k%31536000) * time.Second), FetchedAt: base.Add(time.Duration(k%31536000)*time.Second + time.Hour),
 					CVEs: []string{fmt.Sprintf("CVE-2026-%05d", k%100000)}, VendorID: "ge-healthcare"},
-				Assets:    []match.AssetMatch{{Asset: &match.Asset{ID: fmt.Sprintf("AS-%d", k%5000), Vendor: "GE Healthcare", Product: "CARESCAPE B450"}, Confidence: match.Exact, Rule: "product", Reasons: []string{"version 2.0.2 < 2.1"}}},
+				Assets: []match.AssetMatch{{Asset: &match.Asset{ID: fmt.Sprintf("AS-%d", k%5000), Vendor: "GE Healthcare", Product: "CARESCAPE B450"}, Confidence: match.Exact, Rule: "product", Reasons: []string{"version 2.0.2 < 2.1"}}},
 				// Live alerts are made now: a batch lands in one monthly partition.
 				CreatedAt: base.Add(time.Duration(k)*time.Millisecond + time.Hour)}
 			msgs[i], _ = json.Marshal(a)
