@@ -17,7 +17,7 @@ func TestDefaultsWorkAlone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
-	if c.DataDir != "./data" || c.PollInterval != 5*time.Minute || c.StoreBatchSize != 10000 {
+	if c.DataDir != "./data" || c.PollInterval != 5*time.Minute || c.StoreBatchSize != 25000 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
