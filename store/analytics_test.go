@@ -408,3 +408,43 @@ func TestAlertStateFromViewAndBackfillAgree(t *testing.T) {
 		t.Fatalf("backfill:\n%s\nview:\n%s", strings.Join(filled, "\n"), strings.Join(viewed, "\n"))
 	}
 }
+
+func TestAlertCurrentShowsOnlyTheLatestRevision(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	// An alert whose first revision was P1 and whose second is P3, written
+	// by two inserts (two parts): alert_current shows only the P3, for the
+	// whole history and inside the tenant's scope.
+	tb := Tables()
+	for _, rev := range []string{"1", "2"} {
+		a := match.Alert{Schema: match.AlertSchema, ID: "D-1", Tenant: "h3", Revision: rev, Priority: map[string]string{"1": "P1", "2": "P3"}[rev],
+			Confidence: match.Exact, CreatedAt: now, OpenedAt: now, Advisory: match.AdvisoryRef{Source: "s", ID: "X-1"},
+			Assets: []match.AssetMatch{{Asset: &match.Asset{ID: "A"}, Confidence: match.Exact}}}
+		data, _ := json.Marshal(a)
+		for _, table := range tb {
+			if table.Name == "alerts" {
+				rows, err := table.Rows(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := Insert(ctx, db, table, rows); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for _, tenant := range []string{"", "h3"} {
+		res, err := db.Query(ctx, "SELECT priority, revision FROM alert_current WHERE alert_id = 'D-1' AND priority = 'P1'", tenant)
+		if err != nil || len(res.Rows) != 0 {
+			t.Fatalf("tenant %q: an older revision shows through alert_current: %v %v", tenant, res, err)
+		}
+		res, err = db.Query(ctx, "SELECT priority FROM alert_current WHERE alert_id = 'D-1'", tenant)
+		if err != nil || len(res.Rows) != 1 || cell(res.Rows[0][0]) != "P3" {
+			t.Fatalf("tenant %q: alert_current for D-1: %v %v", tenant, res, err)
+		}
+	}
+}
