@@ -89,7 +89,7 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 		return nil, err
 	}
 	defer b.Close()
-	hook := sink.StartWebhook("bench-webhook-secret-0123456789")
+	hook := sink.StartCountingWebhook("bench-webhook-secret-0123456789")
 	defer hook.Close()
 	vendors := enrich.MustLoadVendors()
 	mk := market(vendors)
