@@ -159,6 +159,27 @@ var errStateRace = errors.New("alert state changed concurrently")
 // changed; publish=false when nothing did (the same news from another
 // source, or a re-poll).
 func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert) (publish bool, err error) {
+	next, err := prepare(ctx, kv, a)
+	if err != nil || next == nil {
+		return false, err
+	}
+	return next.publish, next.commit(ctx, kv)
+}
+
+// nextState is an alert's revised state, computed but not yet stored.
+type nextState struct {
+	key     string
+	last    uint64 // the entry's revision it replaces, 0 for a new one
+	data    []byte
+	publish bool // the alert changed meaningfully: publish it
+}
+
+// prepare computes the alert's next state as revise does, without storing
+// it (nil: nothing to remember). The matcher publishes the alert before it
+// commits the state, so a failed publish is retried rather than lost; a
+// publish repeated after a failed commit carries the same message id and
+// JetStream drops it.
+func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert) (*nextState, error) {
 	key := a.Tenant + "." + a.ID
 	var st alertState
 	var last uint64
@@ -166,10 +187,10 @@ func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert) (publish bool,
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:
-		return false, err
+		return nil, err
 	default:
 		if err := json.Unmarshal(entry.Value(), &st); err != nil {
-			return false, fmt.Errorf("alert state %s: %w", key, err)
+			return nil, fmt.Errorf("alert state %s: %w", key, err)
 		}
 		last = entry.Revision()
 	}
@@ -180,18 +201,19 @@ func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert) (publish bool,
 		KEV: a.Advisory.KEV, Severity: a.Advisory.Severity, Fixed: a.FixAvailable}
 	prev, prevFP := st.Summary, st.Fingerprint
 	cur, fp := apply(a, st.Sources)
+	next := &nextState{key: key, last: last}
 	switch {
 	case last == 0 && len(a.Assets) == 0 && !a.Watch:
-		return false, nil // nothing affected, nothing to remember
+		return nil, nil // nothing affected, nothing to remember
 	case last == 0:
 		st.Revision = 1
 		a.Revision = "1"
-		publish = true
+		next.publish = true
 	case fp != prevFP:
 		st.Revision++
 		a.Revision = strconv.Itoa(st.Revision)
 		a.Changes = changes(prev, cur)
-		publish = true
+		next.publish = true
 	}
 	st.Summary, st.Fingerprint = cur, fp
 	if st.OpenedAt.IsZero() { // new, or remembered from before alerts carried it
@@ -204,17 +226,23 @@ func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert) (publish bool,
 		st.KEVAt = a.CreatedAt
 	}
 	a.OpenedAt, a.FixedAt, a.KEVAt = st.OpenedAt, st.FixedAt, st.KEVAt
-	data, err := json.Marshal(st)
-	if err != nil {
-		return false, err
+	if next.data, err = json.Marshal(st); err != nil {
+		return nil, err
 	}
-	if last == 0 {
-		_, err = kv.Create(ctx, key, data)
+	return next, nil
+}
+
+// commit stores the state by compare-and-set: errStateRace when another
+// worker changed it since prepare read it.
+func (n *nextState) commit(ctx context.Context, kv jetstream.KeyValue) error {
+	var err error
+	if n.last == 0 {
+		_, err = kv.Create(ctx, n.key, n.data)
 	} else {
-		_, err = kv.Update(ctx, key, data, last)
+		_, err = kv.Update(ctx, n.key, n.data, n.last)
 	}
 	if err != nil {
-		return false, errStateRace
+		return errStateRace
 	}
-	return publish, nil
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/enrich"
+	"github.com/vigilhealth/vigil/internal/bus"
 	"github.com/vigilhealth/vigil/internal/testenv"
 )
 
@@ -73,5 +74,73 @@ func TestLifecycleOneAlertPerClusterAcrossSources(t *testing.T) {
 	a3, pub := step(fix)
 	if !pub || a3.Revision != "3" || !a3.FixedAt.Equal(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)) || !a3.KEVAt.Equal(a2.KEVAt) || !a3.OpenedAt.Equal(a1.OpenedAt) {
 		t.Fatalf("fix: %v revision %s fixed_at %v kev_at %v opened_at %v", pub, a3.Revision, a3.FixedAt, a3.KEVAt, a3.OpenedAt)
+	}
+}
+
+// The matcher publishes an alert before it stores the alert's state: an
+// attempt cut off in between (publish failed, or the process stopped
+// before the commit) is retried, and the alert is published exactly once.
+func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
+	ctx := context.Background()
+	b := testenv.NATS(t)
+	m := NewMatcher(b, enrich.MustLoadVendors(), testenv.Logger(t))
+	m.index.Store(demoIndex(t))
+	adv := enriched("GE HealthCare CARESCAPE B450: authentication bypass", "Firmware prior to 2.1 is affected.")
+	count := func() uint64 {
+		t.Helper()
+		s, err := b.JS.Stream(ctx, bus.StreamAlerts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	first := m.index.Load().Match(adv)
+	if len(first) != 1 {
+		t.Fatalf("%d alerts", len(first))
+	}
+	// 1. Prepared, never published nor stored (a publish that failed).
+	if next, err := prepare(ctx, b.AlertState, &first[0]); err != nil || next == nil || !next.publish {
+		t.Fatalf("prepare: %+v %v", next, err)
+	}
+	// 2. Published, then stopped before the commit.
+	if err := m.publishAlert(ctx, &first[0]); err != nil {
+		t.Fatal(err)
+	}
+	// 3. The retry: published again under the same message id (dropped by
+	// JetStream), and the state stored this time.
+	retry := m.index.Load().Match(adv)
+	if err := m.alert(ctx, &retry[0], adv); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d alert messages, want 1", n)
+	}
+	// 4. The state is stored: the same advisory again publishes nothing.
+	again := m.index.Load().Match(adv)
+	if err := m.alert(ctx, &again[0], adv); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 || again[0].Revision != "1" {
+		t.Fatalf("%d alert messages after a re-poll (revision %s), want 1", n, again[0].Revision)
+	}
+	// 5. Without step 2 (the publish failed), the retry publishes it.
+	other := enriched("GE HealthCare CARESCAPE B450: denial of service", "Firmware prior to 2.1 is affected.")
+	al := m.index.Load().Match(other)
+	if len(al) != 1 || al[0].ID == first[0].ID {
+		t.Fatalf("second advisory: %d alerts %+v", len(al), al)
+	}
+	if _, err := prepare(ctx, b.AlertState, &al[0]); err != nil {
+		t.Fatal(err)
+	}
+	retry = m.index.Load().Match(other)
+	if err := m.alert(ctx, &retry[0], other); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d alert messages, want 2: the failed publish was not retried", n)
 	}
 }

@@ -3,7 +3,6 @@ package match
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/enrich"
@@ -115,27 +115,51 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		return fmt.Errorf("match: decode %s: %w", msg.Subject(), err)
 	}
 	alerts := m.index.Load().Match(&adv)
+	now := m.now().UTC()
+	// Each hospital's alert is its own lifecycle (its own key-value entry)
+	// and its own message: they are revised and published side by side, so
+	// an advisory that reaches many hospitals does not wait for each in
+	// turn. Any failure retries the advisory; alerts already published are
+	// then unchanged and not sent again.
+	// The group does not cancel the others on a failure: each alert runs
+	// to its end, so none is left between publish and commit.
+	var g errgroup.Group
+	g.SetLimit(alertWorkers)
 	for i := range alerts {
 		a := &alerts[i]
-		a.CreatedAt = m.now().UTC()
-		changed, err := revise(ctx, m.bus.AlertState, a)
-		if errors.Is(err, errStateRace) {
-			return bus.Retry(err, 200*time.Millisecond)
-		}
-		if err != nil {
-			return bus.Retry(fmt.Errorf("match: alert state: %w", err), 2*time.Second)
-		}
-		if !changed {
-			m.log.Debug("alert unchanged", "tenant", a.Tenant, "alert", a.ID, "advisory", adv.Key())
-			continue
-		}
-		if !m.index.Load().Subscribed(a, &adv) {
-			m.log.Debug("alert not subscribed", "tenant", a.Tenant, "alert", a.ID, "priority", a.Priority)
-			continue
-		}
+		a.CreatedAt = now
+		g.Go(func() error { return m.alert(ctx, a, &adv) })
+	}
+	return g.Wait()
+}
+
+// alertWorkers bounds the alerts of one advisory revised at once.
+const alertWorkers = 16
+
+// alert revises one hospital's alert and publishes it when it changed and
+// the hospital subscribes to it.
+// The alert is published before its state is stored: a failed publish
+// leaves the state as it was, and the retry publishes it.
+func (m *Matcher) alert(ctx context.Context, a *Alert, adv *advisory.Advisory) error {
+	next, err := prepare(ctx, m.bus.AlertState, a)
+	if err != nil {
+		return bus.Retry(fmt.Errorf("match: alert state: %w", err), 2*time.Second)
+	}
+	if next == nil {
+		return nil
+	}
+	switch {
+	case !next.publish:
+		m.log.Debug("alert unchanged", "tenant", a.Tenant, "alert", a.ID, "advisory", adv.Key())
+	case !m.index.Load().Subscribed(a, adv):
+		m.log.Debug("alert not subscribed", "tenant", a.Tenant, "alert", a.ID, "priority", a.Priority)
+	default:
 		if err := m.publishAlert(ctx, a); err != nil {
 			return bus.Retry(err, 2*time.Second)
 		}
+	}
+	if err := next.commit(ctx, m.bus.AlertState); err != nil {
+		return bus.Retry(err, 200*time.Millisecond)
 	}
 	return nil
 }
