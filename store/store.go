@@ -155,23 +155,31 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 	return done, nil
 }
 
+// column runs a query of one String column and returns its values.
+func (db *DB) column(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.Conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // dropScoped drops the tenants' scoped databases (their views are made
 // again, with the new schema's columns, on next use).
 func (db *DB) dropScoped(ctx context.Context) error {
-	rows, err := db.Conn.Query(ctx, "SELECT name FROM system.databases WHERE startsWith(name, ?)", db.scopedPrefix())
+	names, err := db.column(ctx, "SELECT name FROM system.databases WHERE startsWith(name, ?)", db.scopedPrefix())
 	if err != nil {
 		return fmt.Errorf("store: scoped databases: %w", err)
 	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
 	for _, n := range names {
 		if err := db.Conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+n+"`"); err != nil {
 			return fmt.Errorf("store: drop %s: %w", n, err)

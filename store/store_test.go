@@ -27,6 +27,16 @@ func openDB(t *testing.T) *DB {
 	return db
 }
 
+// migratedDB is a migrated database and a bus for writer tests.
+func migratedDB(t *testing.T) (*DB, *bus.Bus) {
+	t.Helper()
+	db := openDB(t)
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, testenv.NATS(t)
+}
+
 func TestMigrateIsIdempotent(t *testing.T) {
 	db := openDB(t)
 	ctx := context.Background()
@@ -52,13 +62,9 @@ func TestMigrateIsIdempotent(t *testing.T) {
 }
 
 func TestWriterBatchesAndCollapsesRedeliveries(t *testing.T) {
-	db := openDB(t)
+	db, b := migratedDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b := testenv.NATS(t)
 	created := time.Now().UTC().Truncate(time.Second)
 	for i := 0; i < 25; i++ {
 		a := match.Alert{Schema: 1, ID: fmt.Sprintf("A-%02d", i), Tenant: []string{"h1", "h2"}[i%2], Revision: "r1", Priority: "P2",
@@ -134,13 +140,9 @@ func TestWriterBatchesAndCollapsesRedeliveries(t *testing.T) {
 // writer inserts it again, then merges the partitions it wrote, so even a
 // plain read (no FINAL) counts each row once.
 func TestWriterMergesRedeliveredRows(t *testing.T) {
-	db := openDB(t)
+	db, b := migratedDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b := testenv.NATS(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	const n = 30
 	for i := range n {

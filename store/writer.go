@@ -178,21 +178,11 @@ func (w *Writer) flush(ctx context.Context) {
 func (w *Writer) dedupe(ctx context.Context, since time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	rows, err := w.db.Conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts
+	parts, err := w.db.column(ctx, `SELECT DISTINCT partition FROM system.parts
 		WHERE database = ? AND table = ? AND active AND modification_time >= ?`, w.db.Database, w.table.Name, since.Add(-time.Second))
 	if err != nil {
 		return err
 	}
-	var parts []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return err
-		}
-		parts = append(parts, p)
-	}
-	rows.Close()
 	for _, p := range parts {
 		q := "OPTIMIZE TABLE " + w.table.Name + " FINAL"
 		if partitionLiteral.MatchString(p) {
