@@ -72,7 +72,7 @@ func (ix *Index) matchText(adv *advisory.Advisory, cleared func(int32) bool) *hi
 				continue
 			}
 			h := hit{ti: ti, order: c.order, k: int32(len(g.members)), tmpl: -1, score: assetScore(c.asset)}
-			g.members = append(g.members, member{asset: c.asset, id: c.asset.ID, ti: ti, order: c.order, score: h.score})
+			g.members = append(g.members, member{asset: c.asset, ti: ti, order: c.order, score: h.score})
 			if v == verdictMatched {
 				h.tmpl = int32(len(res.tmpls))
 				res.tmpls = append(res.tmpls, m)
@@ -146,7 +146,7 @@ func (ix *Index) assemble(adv *advisory.Advisory, ref AdvisoryRef, res *hits) []
 			x := &list[j]
 			mb := res.member(x)
 			if x.tmpl < 0 {
-				excluded = append(excluded, mb.id)
+				excluded = append(excluded, mb.asset.ID)
 				continue
 			}
 			m := res.tmpls[x.tmpl]

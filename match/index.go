@@ -39,7 +39,7 @@ type indexed struct {
 	vendorAlias string
 	product     string // normalised
 	model       string // normalised
-	cpe         cpeName
+	cpe         *cpeName // nil: the asset names no CPE (most do not)
 	order       int32 // position of the asset id in its tenant's inventory, sorted
 }
 
@@ -97,7 +97,9 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 				model:   normalize("", a.Model, func() string { return enrich.Normalize(a.Model) }),
 			}
 			if a.CPE != "" {
-				c.cpe = parseCPEName(a.CPE)
+				if n := parseCPEName(a.CPE); n.product != "" {
+					c.cpe = &n
+				}
 			}
 			entries = append(entries, c)
 		}

@@ -35,7 +35,6 @@ type group struct {
 // so that emitting thousands of hits does not chase pointers.
 type member struct {
 	asset     *Asset
-	id        string
 	ti, order int32
 	score     int8 // assetScore
 }
@@ -56,7 +55,7 @@ func newVendorAssets(list []*indexed, tenantPos map[string]int32) *vendorAssets 
 			groups[k] = g
 			order = append(order, g)
 		}
-		g.members = append(g.members, member{asset: a, id: a.ID, ti: tenantPos[c.tenant], order: c.order, score: assetScore(a)})
+		g.members = append(g.members, member{asset: a, ti: tenantPos[c.tenant], order: c.order, score: assetScore(a)})
 	}
 	for _, g := range order {
 		slices.SortFunc(g.members, func(a, b member) int {
@@ -80,7 +79,7 @@ func newVendorAssets(list []*indexed, tenantPos map[string]int32) *vendorAssets 
 		if c.model != "" {
 			va.byModel[c.model] = append(va.byModel[c.model], g)
 		}
-		if c.cpe.product != "" {
+		if c.cpe != nil {
 			va.byCPE[c.cpe.product] = append(va.byCPE[c.cpe.product], g)
 		}
 	}
