@@ -37,10 +37,10 @@ type indexed struct {
 	asset       *Asset
 	vendor      *enrich.Vendor
 	vendorAlias string
-	product     string // normalised
-	model       string // normalised
+	product     string   // normalised
+	model       string   // normalised
 	cpe         *cpeName // nil: the asset names no CPE (most do not)
-	order       int32 // position of the asset id in its tenant's inventory, sorted
+	order       int32    // position of the asset id in its tenant's inventory, sorted
 }
 
 // BuildIndex indexes the tenants' inventories (keyed by tenant id).
