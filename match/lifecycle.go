@@ -27,6 +27,9 @@ type alertState struct {
 	OpenedAt    time.Time                 `json:"opened_at,omitzero"`
 	FixedAt     time.Time                 `json:"fixed_at,omitzero"`
 	KEVAt       time.Time                 `json:"kev_at,omitzero"`
+	// Unpublished: the revision was stored by a retro-match before it
+	// published it; whoever sees it next publishes it (see markPublished).
+	Unpublished bool `json:"unpublished,omitempty"`
 }
 
 // sourceEvidence is what one advisory says about the tenant's assets.
@@ -158,8 +161,11 @@ var errStateRace = errors.New("alert state changed concurrently")
 // new, the next number with a change summary when something meaningful
 // changed; publish=false when nothing did (the same news from another
 // source, or a re-poll).
-func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert) (publish bool, err error) {
-	next, err := prepare(ctx, kv, a)
+//
+// held stores a revision to publish as unpublished (the retro-match stores
+// its alerts before it publishes them, and clears the mark after).
+func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert, held bool) (publish bool, err error) {
+	next, err := prepare(ctx, kv, a, held)
 	if err != nil || next == nil {
 		return false, err
 	}
@@ -179,7 +185,7 @@ type nextState struct {
 // commits the state, so a failed publish is retried rather than lost; a
 // publish repeated after a failed commit carries the same message id and
 // JetStream drops it.
-func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert) (*nextState, error) {
+func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert, held bool) (*nextState, error) {
 	key := a.Tenant + "." + a.ID
 	var st alertState
 	var last uint64
@@ -214,7 +220,11 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert) (*nextState, 
 		a.Revision = strconv.Itoa(st.Revision)
 		a.Changes = changes(prev, cur)
 		next.publish = true
+	case st.Unpublished: // stored by a retro-match that did not publish it
+		a.Revision = strconv.Itoa(st.Revision)
+		next.publish = true
 	}
+	st.Unpublished = held && next.publish
 	st.Summary, st.Fingerprint = cur, fp
 	if st.OpenedAt.IsZero() { // new, or remembered from before alerts carried it
 		st.OpenedAt = a.CreatedAt
@@ -245,4 +255,34 @@ func (n *nextState) commit(ctx context.Context, kv jetstream.KeyValue) error {
 		return errStateRace
 	}
 	return nil
+}
+
+// markPublished clears the unpublished mark of an alert's state once the
+// retro-match published it. A failure leaves the mark: the alert is then
+// published once more by whoever revises it next, under the same message
+// id (dropped by JetStream within its duplicate window).
+func markPublished(ctx context.Context, kv jetstream.KeyValue, tenant, alertID string) error {
+	key := tenant + "." + alertID
+	for range 3 {
+		entry, err := kv.Get(ctx, key)
+		if err != nil {
+			return err
+		}
+		var st alertState
+		if err := json.Unmarshal(entry.Value(), &st); err != nil {
+			return fmt.Errorf("alert state %s: %w", key, err)
+		}
+		if !st.Unpublished {
+			return nil
+		}
+		st.Unpublished = false
+		data, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		if _, err = kv.Update(ctx, key, data, entry.Revision()); err == nil {
+			return nil
+		}
+	}
+	return errStateRace
 }

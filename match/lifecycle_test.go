@@ -33,7 +33,7 @@ func TestLifecycleOneAlertPerClusterAcrossSources(t *testing.T) {
 		}
 		clock = clock.Add(time.Hour)
 		alerts[0].CreatedAt = clock
-		publish, err := revise(ctx, b.AlertState, &alerts[0])
+		publish, err := revise(ctx, b.AlertState, &alerts[0], false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,24 +86,13 @@ func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	m := NewMatcher(b, enrich.MustLoadVendors(), testenv.Logger(t))
 	m.index.Store(demoIndex(t))
 	adv := enriched("GE HealthCare CARESCAPE B450: authentication bypass", "Firmware prior to 2.1 is affected.")
-	count := func() uint64 {
-		t.Helper()
-		s, err := b.JS.Stream(ctx, bus.StreamAlerts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.State.Msgs
-	}
+	count := func() uint64 { return alertMessages(t, b) }
 	first := m.index.Load().Match(adv)
 	if len(first) != 1 {
 		t.Fatalf("%d alerts", len(first))
 	}
 	// 1. Prepared, never published nor stored (a publish that failed).
-	if next, err := prepare(ctx, b.AlertState, &first[0]); err != nil || next == nil || !next.publish {
+	if next, err := prepare(ctx, b.AlertState, &first[0], false); err != nil || next == nil || !next.publish {
 		t.Fatalf("prepare: %+v %v", next, err)
 	}
 	// 2. Published, then stopped before the commit.
@@ -133,7 +122,7 @@ func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	if len(al) != 1 || al[0].ID == first[0].ID {
 		t.Fatalf("second advisory: %d alerts %+v", len(al), al)
 	}
-	if _, err := prepare(ctx, b.AlertState, &al[0]); err != nil {
+	if _, err := prepare(ctx, b.AlertState, &al[0], false); err != nil {
 		t.Fatal(err)
 	}
 	retry = m.index.Load().Match(other)
@@ -142,5 +131,72 @@ func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Fatalf("%d alert messages, want 2: the failed publish was not retried", n)
+	}
+}
+
+// alertMessages counts the messages in the alerts stream.
+func alertMessages(t *testing.T, b *bus.Bus) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	s, err := b.JS.Stream(ctx, bus.StreamAlerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// The retro-match stores its alerts' revisions before it publishes them.
+// Stopped in between, the next revision of such an alert publishes it;
+// once the retro-match published them, nothing is sent again.
+func TestAlertStoredByAnInterruptedRetroMatchIsPublishedNext(t *testing.T) {
+	ctx := context.Background()
+	b := testenv.NATS(t)
+	m := NewMatcher(b, enrich.MustLoadVendors(), testenv.Logger(t))
+	m.index.Store(demoIndex(t))
+	adv := enriched("GE HealthCare CARESCAPE B450: authentication bypass", "Firmware prior to 2.1 is affected.")
+	held := m.index.Load().Match(adv)
+	if publish, err := revise(ctx, b.AlertState, &held[0], true); err != nil || !publish {
+		t.Fatalf("retro revise: %v %v", publish, err)
+	}
+	if n := alertMessages(t, b); n != 0 {
+		t.Fatalf("%d messages before any publish", n)
+	}
+	// The retro-match stopped here. The same advisory comes again live.
+	live := m.index.Load().Match(adv)
+	if err := m.alert(ctx, &live[0], adv); err != nil {
+		t.Fatal(err)
+	}
+	if n := alertMessages(t, b); n != 1 || live[0].Revision != "1" {
+		t.Fatalf("%d messages (revision %s), want the stored revision 1 published once", n, live[0].Revision)
+	}
+	// The mark is gone: the same news again is not a revision to publish
+	// (asked of prepare: a republish would be hidden by JetStream's
+	// duplicate window).
+	again := m.index.Load().Match(adv)
+	if next, err := prepare(ctx, b.AlertState, &again[0], false); err != nil || next == nil || next.publish {
+		t.Fatalf("after the live publish: publish again %v (%v)", next != nil && next.publish, err)
+	}
+	// A retro-match that completes clears the mark itself.
+	other := enriched("GE HealthCare CARESCAPE B450: denial of service", "Firmware prior to 2.1 is affected.")
+	done := m.index.Load().Match(other)
+	if _, err := revise(ctx, b.AlertState, &done[0], true); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.publishAlert(ctx, &done[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := markPublished(ctx, b.AlertState, done[0].Tenant, done[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	later := m.index.Load().Match(other)
+	if next, err := prepare(ctx, b.AlertState, &later[0], false); err != nil || next == nil || next.publish {
+		t.Fatalf("a published retro alert would be sent again: %v (%v)", next != nil && next.publish, err)
+	}
+	if n := alertMessages(t, b); n != 2 {
+		t.Fatalf("%d messages, want 2", n)
 	}
 }

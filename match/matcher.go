@@ -141,7 +141,7 @@ const alertWorkers = 16
 // The alert is published before its state is stored: a failed publish
 // leaves the state as it was, and the retry publishes it.
 func (m *Matcher) alert(ctx context.Context, a *Alert, adv *advisory.Advisory) error {
-	next, err := prepare(ctx, m.bus.AlertState, a)
+	next, err := prepare(ctx, m.bus.AlertState, a, false)
 	if err != nil {
 		return bus.Retry(fmt.Errorf("match: alert state: %w", err), 2*time.Second)
 	}

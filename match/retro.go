@@ -114,6 +114,11 @@ func (m *Matcher) retroMatch(ctx context.Context, last uint64, ids []string, ten
 			if err := m.publishAlert(ctx, &d); err != nil {
 				return err
 			}
+			for i := range alerts {
+				if err := markPublished(ctx, m.bus.AlertState, t.ID, alerts[i].ID); err != nil {
+					m.log.Warn("retro-match: alert published, its state still says unpublished", "tenant", t.ID, "alert", alerts[i].ID, "err", err)
+				}
+			}
 		}
 		m.log.Info("retro-match done", "tenant", t.ID, "alerts", len(alerts), "window", m.retroWindow)
 		if _, err := m.bus.AlertState.Put(ctx, retroKey(t.ID), []byte(digests[t.ID])); err != nil {
@@ -147,7 +152,7 @@ func (m *Matcher) replay(ctx context.Context, cons jetstream.Consumer, last uint
 			}
 			for _, a := range ix.Match(&adv) {
 				a.CreatedAt, a.Retro = m.now().UTC(), true
-				changed, err := revise(ctx, m.bus.AlertState, &a)
+				changed, err := revise(ctx, m.bus.AlertState, &a, true)
 				if err != nil || !changed || !ix.Subscribed(&a, &adv) {
 					continue
 				}
