@@ -82,10 +82,7 @@ func TestLifecycleOneAlertPerClusterAcrossSources(t *testing.T) {
 // before the commit) is retried, and the alert is published exactly once.
 func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	ctx := context.Background()
-	b := testenv.NATS(t)
-	m := NewMatcher(b, enrich.MustLoadVendors(), testenv.Logger(t))
-	m.index.Store(demoIndex(t))
-	adv := enriched("GE HealthCare CARESCAPE B450: authentication bypass", "Firmware prior to 2.1 is affected.")
+	m, b, adv := demoMatcher(t)
 	count := func() uint64 { return alertMessages(t, b) }
 	first := m.index.Load().Match(adv)
 	if len(first) != 1 {
@@ -134,6 +131,16 @@ func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	}
 }
 
+// demoMatcher is a matcher on its own bus over the demo inventory, and an
+// advisory that alerts its hospital.
+func demoMatcher(t *testing.T) (*Matcher, *bus.Bus, *advisory.Advisory) {
+	t.Helper()
+	b := testenv.NATS(t)
+	m := NewMatcher(b, enrich.MustLoadVendors(), testenv.Logger(t))
+	m.index.Store(demoIndex(t))
+	return m, b, enriched("GE HealthCare CARESCAPE B450: authentication bypass", "Firmware prior to 2.1 is affected.")
+}
+
 // alertMessages counts the messages in the alerts stream.
 func alertMessages(t *testing.T, b *bus.Bus) uint64 {
 	t.Helper()
@@ -154,10 +161,7 @@ func alertMessages(t *testing.T, b *bus.Bus) uint64 {
 // once the retro-match published them, nothing is sent again.
 func TestAlertStoredByAnInterruptedRetroMatchIsPublishedNext(t *testing.T) {
 	ctx := context.Background()
-	b := testenv.NATS(t)
-	m := NewMatcher(b, enrich.MustLoadVendors(), testenv.Logger(t))
-	m.index.Store(demoIndex(t))
-	adv := enriched("GE HealthCare CARESCAPE B450: authentication bypass", "Firmware prior to 2.1 is affected.")
+	m, b, adv := demoMatcher(t)
 	held := m.index.Load().Match(adv)
 	if publish, err := revise(ctx, b.AlertState, &held[0], true); err != nil || !publish {
 		t.Fatalf("retro revise: %v %v", publish, err)
