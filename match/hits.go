@@ -34,8 +34,8 @@ func (h *hits) member(x *hit) *member { return &h.gs[x.g].members[x.k] }
 var scratch = sync.Pool{New: func() any { return &hitBufs{} }}
 
 type hitBufs struct {
-	list, sorted []hit
-	count        []int32
+	list, sorted, tmp []hit
+	count             []int32
 }
 
 func newHits(gs []*group, n int) *hits {
@@ -48,7 +48,7 @@ func (h *hits) release() {
 	b := h.bufs
 	b.list = h.list[:0]
 	if cap(b.list) > 1<<20 {
-		b.list, b.sorted, b.count = nil, nil, nil // a huge one-off is not kept
+		b.list, b.sorted, b.tmp, b.count = nil, nil, nil, nil // a huge one-off is not kept
 	}
 	scratch.Put(b)
 }
@@ -83,24 +83,25 @@ func (ix *Index) matchText(adv *advisory.Advisory, cleared func(int32) bool) *hi
 	return res
 }
 
-// byTenant orders the hits by tenant (a counting sort: tenants are few and
-// dense), then by asset within each tenant.
+// byTenant orders the hits by tenant, then by asset within each tenant.
+// When asset positions are small (inventories under 65,536 assets) it is
+// two stable counting sorts, by position and then by tenant; otherwise a
+// counting sort by tenant and a comparison sort within each.
 func (h *hits) byTenant(tenants int) []hit {
-	count := slices.Grow(h.bufs.count[:0], tenants+1)[:tenants+1]
-	clear(count)
-	h.bufs.count = count
+	var maxOrder int32
 	for i := range h.list {
-		count[h.list[i].ti+1]++
-	}
-	for i := 1; i <= tenants; i++ {
-		count[i] += count[i-1]
+		maxOrder = max(maxOrder, h.list[i].order)
 	}
 	out := slices.Grow(h.bufs.sorted[:0], len(h.list))[:len(h.list)]
 	h.bufs.sorted = out
-	for _, x := range h.list {
-		out[count[x.ti]] = x
-		count[x.ti]++
+	if maxOrder < 1<<16 {
+		tmp := slices.Grow(h.bufs.tmp[:0], len(h.list))[:len(h.list)]
+		h.bufs.tmp = tmp
+		h.countingSort(h.list, tmp, int(maxOrder)+1, func(x *hit) int32 { return x.order })
+		h.countingSort(tmp, out, tenants, func(x *hit) int32 { return x.ti })
+		return out
 	}
+	h.countingSort(h.list, out, tenants, func(x *hit) int32 { return x.ti })
 	for i := 0; i < len(out); {
 		j := i + 1
 		sorted := true
@@ -113,6 +114,25 @@ func (h *hits) byTenant(tenants int) []hit {
 		i = j
 	}
 	return out
+}
+
+// countingSort places src into dst ordered by key (0 <= key < keys),
+// keeping the order of equal keys.
+func (h *hits) countingSort(src, dst []hit, keys int, key func(*hit) int32) {
+	count := slices.Grow(h.bufs.count[:0], keys+1)[:keys+1]
+	clear(count)
+	h.bufs.count = count
+	for i := range src {
+		count[key(&src[i])+1]++
+	}
+	for i := 1; i <= keys; i++ {
+		count[i] += count[i-1]
+	}
+	for i := range src {
+		k := key(&src[i])
+		dst[count[k]] = src[i]
+		count[k]++
+	}
 }
 
 // assemble makes one alert per tenant from the hits. Tenants whose assets
