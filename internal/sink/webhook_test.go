@@ -38,8 +38,11 @@ func TestWebhookRecordsOrCounts(t *testing.T) {
 		if code := post(t, w.URL, "wrong-secret", body); code != http.StatusUnauthorized {
 			t.Fatalf("keep=%v: a bad signature got %d", keep, code)
 		}
+		if code := post(t, w.URL, "s3cret-s3cret", []byte(`[1, 2]`)); code != http.StatusBadRequest {
+			t.Fatalf("keep=%v: a signed body that is no event got %d", keep, code)
+		}
 		all, rejected := w.Requests()
-		if w.Count() != 3 || all != 4 || rejected != 1 {
+		if w.Count() != 3 || all != 5 || rejected != 1 {
 			t.Fatalf("keep=%v: count %d, requests %d, rejected %d", keep, w.Count(), all, rejected)
 		}
 		if ev := w.Events(); keep && (len(ev) != 3 || ev[0].Event.Alert.ID != "A-1") || !keep && len(ev) != 0 {
