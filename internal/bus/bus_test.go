@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,5 +128,47 @@ func TestValidToken(t *testing.T) {
 		if bus.ValidToken(bad) == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// Messages of one key wait for each other in ConsumeParallel; a burst that
+// waits longer than AckWait (2 s here) must not be delivered again.
+func TestConsumeParallelBurstOfOneKeyIsHandledOnce(t *testing.T) {
+	b := testenv.NATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 150 // more than a worker's channel used to hold (64)
+	for i := range n {
+		if _, err := b.Publish(ctx, bus.Alerts("t1"), fmt.Sprintf("m%d", i), map[string]int{"i": i}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var handled, redelivered atomic.Int32
+	done := make(chan error, 1)
+	go func() {
+		done <- b.ConsumeParallel(ctx, bus.ConsumerSpec{Stream: bus.StreamAlerts, Durable: "burst", Stage: "test", Filter: []string{"alerts.>"}}, 4,
+			func(jetstream.Msg) string { return "one key" },
+			func(_ context.Context, m jetstream.Msg) error {
+				handled.Add(1)
+				if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+					redelivered.Add(1)
+				}
+				time.Sleep(30 * time.Millisecond) // 150 × 30 ms: the last waits 4.5 s
+				return nil
+			})
+	}()
+	testenv.Eventually(t, 20*time.Second, 50*time.Millisecond, func() error {
+		if handled.Load() < n {
+			return errors.New("waiting for the burst")
+		}
+		return nil
+	})
+	time.Sleep(2500 * time.Millisecond) // room for a redelivery to show
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if handled.Load() != n || redelivered.Load() != 0 {
+		t.Fatalf("handled %d (want %d), %d of them redelivered", handled.Load(), n, redelivered.Load())
 	}
 }

@@ -95,30 +95,132 @@ func (b *Bus) ConsumeParallel(ctx context.Context, spec ConsumerSpec, workers in
 		return b.Consume(ctx, spec, h)
 	}
 	work := context.WithoutCancel(ctx)
-	queues := make([]chan jetstream.Msg, workers)
+	// Each worker's queue takes what arrives without blocking the consumer
+	// (JetStream's MaxAckPending bounds it), so every waiting message is
+	// one the keeper below can see.
+	queues := make([]*fifo, workers)
+	var waiting queued
 	var wg sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan jetstream.Msg, 64)
+		queues[i] = newFIFO()
 		wg.Add(1)
-		go func(q chan jetstream.Msg) {
+		go func(q *fifo) {
 			defer wg.Done()
-			for m := range q {
+			for {
+				m, ok := q.pop()
+				if !ok {
+					return
+				}
+				waiting.remove(m)
 				hctx, cancel := context.WithTimeout(work, b.opts.AckWait)
 				b.Settle(hctx, spec, m, h(hctx, m))
 				cancel()
 			}
 		}(queues[i])
 	}
+	// A message waits in its key's queue while earlier ones are handled;
+	// a burst for one key can wait longer than AckWait, and JetStream would
+	// deliver it again meanwhile. Waiting messages are told in progress.
+	stop := make(chan struct{})
+	go waiting.keepAlive(b.opts.AckWait/2, stop)
 	err := b.ConsumeManual(ctx, spec, func(m jetstream.Msg) {
 		f := fnv.New32a()
 		_, _ = f.Write([]byte(key(m)))
-		queues[f.Sum32()%uint32(workers)] <- m
+		waiting.add(m)
+		queues[f.Sum32()%uint32(workers)].push(m)
 	})
 	for _, q := range queues {
-		close(q)
+		q.close()
 	}
 	wg.Wait()
+	close(stop)
 	return err
+}
+
+// fifo is an unbounded first-in first-out queue of messages.
+type fifo struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []jetstream.Msg
+	closed bool
+}
+
+func newFIFO() *fifo {
+	f := &fifo{}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+func (f *fifo) push(m jetstream.Msg) {
+	f.mu.Lock()
+	f.items = append(f.items, m)
+	f.mu.Unlock()
+	f.cond.Signal()
+}
+
+// pop waits for a message; false once closed and drained.
+func (f *fifo) pop() (jetstream.Msg, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.items) == 0 && !f.closed {
+		f.cond.Wait()
+	}
+	if len(f.items) == 0 {
+		return nil, false
+	}
+	m := f.items[0]
+	f.items[0] = nil
+	f.items = f.items[1:]
+	return m, true
+}
+
+func (f *fifo) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.cond.Broadcast()
+}
+
+// queued are the messages waiting for a worker.
+type queued struct {
+	mu   sync.Mutex
+	msgs map[jetstream.Msg]struct{}
+}
+
+func (q *queued) add(m jetstream.Msg) {
+	q.mu.Lock()
+	if q.msgs == nil {
+		q.msgs = map[jetstream.Msg]struct{}{}
+	}
+	q.msgs[m] = struct{}{}
+	q.mu.Unlock()
+}
+
+func (q *queued) remove(m jetstream.Msg) {
+	q.mu.Lock()
+	delete(q.msgs, m)
+	q.mu.Unlock()
+}
+
+// keepAlive resets the ack timer of every waiting message each period.
+func (q *queued) keepAlive(period time.Duration, stop <-chan struct{}) {
+	if period <= 0 {
+		return
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			q.mu.Lock()
+			for m := range q.msgs {
+				_ = m.InProgress()
+			}
+			q.mu.Unlock()
+		}
+	}
 }
 
 // AdvisoryKey is "source/id" of an advisory message (raw or enriched), from
