@@ -46,6 +46,13 @@ type Writer struct {
 	msgs  []jetstream.Msg
 	bytes int  // of msgs' data
 	down  bool // ClickHouse failing: logged once until it recovers
+
+	// Merges after redelivered batches run beside the writer (an OPTIMIZE
+	// of a large partition takes a while, and held messages must not wait
+	// past AckWait): mergeSince is the earliest insert not merged yet.
+	mergeMu    sync.Mutex
+	mergeSince time.Time
+	mergeKick  chan struct{}
 }
 
 // maxBatchBytes caps the messages a writer holds: large messages
@@ -55,7 +62,7 @@ const maxBatchBytes = 32 << 20
 // NewWriter builds a writer that flushes at size messages, at 32 MB of
 // them, or after interval.
 func NewWriter(db *DB, b *bus.Bus, t Table, size int, interval time.Duration, log *slog.Logger) *Writer {
-	return &Writer{db: db, bus: b, table: t, size: size, interval: interval, log: log.With("table", t.Name)}
+	return &Writer{db: db, bus: b, table: t, size: size, interval: interval, log: log.With("table", t.Name), mergeKick: make(chan struct{}, 1)}
 }
 
 // Run consumes until ctx ends, then writes what it holds.
@@ -82,6 +89,11 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 	}()
 	w.spec = spec
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.mergeLoop(stop)
+	}()
 	err := w.bus.ConsumeManual(ctx, spec, func(m jetstream.Msg) {
 		// Rows are built at flush time, on every core at once.
 		w.mu.Lock()
@@ -96,6 +108,11 @@ func (w *Writer) Run(ctx context.Context) error {
 	close(stop)
 	wg.Wait()
 	w.flush(flushCtx)
+	select { // a merge asked for by the last flushes
+	case <-w.mergeKick:
+		w.merge()
+	default:
+	}
 	return err
 }
 
@@ -165,12 +182,45 @@ func (w *Writer) flush(ctx context.Context) {
 		}
 		w.log.Debug("inserted", "rows", len(rows))
 		if redelivered {
-			if err := w.dedupe(context.WithoutCancel(ctx), since); err != nil {
-				w.log.Warn("merging redelivered rows failed; FINAL reads stay exact, plain reads may count them twice until ClickHouse merges", "err", err)
+			w.mergeMu.Lock()
+			if w.mergeSince.IsZero() || since.Before(w.mergeSince) {
+				w.mergeSince = since
+			}
+			w.mergeMu.Unlock()
+			select {
+			case w.mergeKick <- struct{}{}:
+			default:
 			}
 		}
 	}
 	w.msgs = w.msgs[:0]
+}
+
+// mergeLoop merges what redelivered batches wrote, one request at a time,
+// until stop.
+func (w *Writer) mergeLoop(stop <-chan struct{}) {
+	for {
+		select {
+		case <-w.mergeKick:
+			w.merge()
+		case <-stop:
+			return
+		}
+	}
+}
+
+// merge merges the partitions written since the earliest request.
+func (w *Writer) merge() {
+	w.mergeMu.Lock()
+	since := w.mergeSince
+	w.mergeSince = time.Time{}
+	w.mergeMu.Unlock()
+	if since.IsZero() {
+		return
+	}
+	if err := w.dedupe(context.Background(), since); err != nil {
+		w.log.Warn("merging redelivered rows failed; FINAL reads stay exact, plain reads may count them twice until ClickHouse merges", "err", err)
+	}
 }
 
 // dedupe runs OPTIMIZE ... FINAL on the partitions of the table written
