@@ -170,16 +170,9 @@ func (n *Notifier) MessageInThread(t match.Tenant, a *match.Alert, root string) 
 	}
 	m.SetGenHeader("X-Vigil-Alert", a.ID)
 	m.SetGenHeader("X-Vigil-Priority", a.Priority)
-	var text, html bytes.Buffer
-	data := view{Tenant: t, Alert: a}
-	if err := textTmpl.Execute(&text, data); err != nil {
-		return nil, fmt.Errorf("email: text template: %w", err)
+	if err := setBodies(m, textTmpl, htmlTmpl, view{Tenant: t, Alert: a}); err != nil {
+		return nil, err
 	}
-	if err := htmlTmpl.Execute(&html, data); err != nil {
-		return nil, fmt.Errorf("email: html template: %w", err)
-	}
-	m.SetBodyString(mail.TypeTextPlain, text.String())
-	m.AddAlternativeString(mail.TypeTextHTML, html.String())
 	return m, nil
 }
 
@@ -242,16 +235,24 @@ func (n *Notifier) GroupMessage(t match.Tenant, g *notify.Group) (*mail.Msg, err
 		shown = shown[:notify.GroupLimit]
 	}
 	data := groupView{Tenant: t, Group: g, Shown: shown, More: len(g.Alerts) - len(shown)}
-	var text, html bytes.Buffer
-	if err := groupTextTmpl.Execute(&text, data); err != nil {
-		return nil, fmt.Errorf("email: group text template: %w", err)
+	if err := setBodies(m, groupTextTmpl, groupHTMLTmpl, data); err != nil {
+		return nil, err
 	}
-	if err := groupHTMLTmpl.Execute(&html, data); err != nil {
-		return nil, fmt.Errorf("email: group html template: %w", err)
+	return m, nil
+}
+
+// setBodies renders the plain-text body and its HTML alternative.
+func setBodies(m *mail.Msg, textT *texttemplate.Template, htmlT *htmltemplate.Template, data any) error {
+	var text, html bytes.Buffer
+	if err := textT.Execute(&text, data); err != nil {
+		return fmt.Errorf("email: text template %s: %w", textT.Name(), err)
+	}
+	if err := htmlT.Execute(&html, data); err != nil {
+		return fmt.Errorf("email: html template %s: %w", htmlT.Name(), err)
 	}
 	m.SetBodyString(mail.TypeTextPlain, text.String())
 	m.AddAlternativeString(mail.TypeTextHTML, html.String())
-	return m, nil
+	return nil
 }
 
 type groupView struct {
