@@ -180,10 +180,9 @@ func (db *DB) ScopeTenant(ctx context.Context, tenant string) (string, error) {
 	for _, t := range tenantTables {
 		views[t] = fmt.Sprintf("SELECT * FROM %s.%s WHERE tenant = %s", db.Database, t, lit)
 	}
-	// The tenant's alerts' current state (see migration 0005): the tenant
-	// filter is safe before FINAL, as every revision of an alert shares it.
-	half := "SELECT * FROM %s.alert_state FINAL WHERE tenant = %s AND alert_key %s 9223372036854775808"
-	views["alert_current"] = fmt.Sprintf(half+" UNION ALL "+half, db.Database, lit, "<", db.Database, lit, ">=")
+	// The current state of the tenant's alerts: the shared view, filtered
+	// after its FINAL (see migration 0005).
+	views["alert_current"] = fmt.Sprintf("SELECT * FROM %s.alert_current WHERE tenant = %s", db.Database, lit)
 	// Shared advisories: public markings, or those that reached the tenant.
 	seen := fmt.Sprintf("(tlp IN ('', 'CLEAR', 'WHITE', 'GREEN') OR (source, id) IN (SELECT advisory_source, advisory_id FROM %s.alerts WHERE tenant = %s))", db.Database, lit)
 	views["advisories"] = fmt.Sprintf("SELECT * FROM %s.advisories WHERE %s", db.Database, seen)
