@@ -119,10 +119,9 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	// Each hospital's alert is its own lifecycle (its own key-value entry)
 	// and its own message: they are revised and published side by side, so
 	// an advisory that reaches many hospitals does not wait for each in
-	// turn. Any failure retries the advisory; alerts already published are
-	// then unchanged and not sent again.
-	// The group does not cancel the others on a failure: each alert runs
-	// to its end, so none is left between publish and commit.
+	// turn. A failure does not cancel the others (none is left between
+	// publish and commit); it retries the advisory, where the alerts
+	// already stored are unchanged and not sent again.
 	var g errgroup.Group
 	g.SetLimit(alertWorkers)
 	for i := range alerts {
@@ -137,9 +136,9 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 const alertWorkers = 16
 
 // alert revises one hospital's alert and publishes it when it changed and
-// the hospital subscribes to it.
-// The alert is published before its state is stored: a failed publish
-// leaves the state as it was, and the retry publishes it.
+// the hospital subscribes to it. It is published before its state is
+// stored: a failed publish leaves the state as it was, and the retry
+// publishes it.
 func (m *Matcher) alert(ctx context.Context, a *Alert, adv *advisory.Advisory) error {
 	next, err := prepare(ctx, m.bus.AlertState, a, false)
 	if err != nil {

@@ -97,9 +97,8 @@ func (b *Bus) ConsumeParallel(ctx context.Context, spec ConsumerSpec, workers in
 	work := context.WithoutCancel(ctx)
 	// Each worker's queue takes what arrives without blocking the consumer
 	// (JetStream's MaxAckPending bounds it), so every waiting message is
-	// one the keeper below can see.
+	// in a queue, where keepAlive below sees it.
 	queues := make([]*fifo, workers)
-	var waiting queued
 	var wg sync.WaitGroup
 	for i := range queues {
 		queues[i] = newFIFO()
@@ -111,7 +110,6 @@ func (b *Bus) ConsumeParallel(ctx context.Context, spec ConsumerSpec, workers in
 				if !ok {
 					return
 				}
-				waiting.remove(m)
 				hctx, cancel := context.WithTimeout(work, b.opts.AckWait)
 				b.Settle(hctx, spec, m, h(hctx, m))
 				cancel()
@@ -122,11 +120,10 @@ func (b *Bus) ConsumeParallel(ctx context.Context, spec ConsumerSpec, workers in
 	// a burst for one key can wait longer than AckWait, and JetStream would
 	// deliver it again meanwhile. Waiting messages are told in progress.
 	stop := make(chan struct{})
-	go waiting.keepAlive(b.opts.AckWait/2, stop)
+	go keepAlive(queues, b.opts.AckWait/2, stop)
 	err := b.ConsumeManual(ctx, spec, func(m jetstream.Msg) {
 		f := fnv.New32a()
 		_, _ = f.Write([]byte(key(m)))
-		waiting.add(m)
 		queues[f.Sum32()%uint32(workers)].push(m)
 	})
 	for _, q := range queues {
@@ -181,29 +178,9 @@ func (f *fifo) close() {
 	f.cond.Broadcast()
 }
 
-// queued are the messages waiting for a worker.
-type queued struct {
-	mu   sync.Mutex
-	msgs map[jetstream.Msg]struct{}
-}
-
-func (q *queued) add(m jetstream.Msg) {
-	q.mu.Lock()
-	if q.msgs == nil {
-		q.msgs = map[jetstream.Msg]struct{}{}
-	}
-	q.msgs[m] = struct{}{}
-	q.mu.Unlock()
-}
-
-func (q *queued) remove(m jetstream.Msg) {
-	q.mu.Lock()
-	delete(q.msgs, m)
-	q.mu.Unlock()
-}
-
-// keepAlive resets the ack timer of every waiting message each period.
-func (q *queued) keepAlive(period time.Duration, stop <-chan struct{}) {
+// keepAlive resets the ack timer of every message waiting in the queues
+// each period.
+func keepAlive(queues []*fifo, period time.Duration, stop <-chan struct{}) {
 	if period <= 0 {
 		return
 	}
@@ -214,11 +191,13 @@ func (q *queued) keepAlive(period time.Duration, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			q.mu.Lock()
-			for m := range q.msgs {
-				_ = m.InProgress()
+			for _, q := range queues {
+				q.mu.Lock()
+				for _, m := range q.items {
+					_ = m.InProgress()
+				}
+				q.mu.Unlock()
 			}
-			q.mu.Unlock()
 		}
 	}
 }
