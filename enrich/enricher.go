@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/wire"
 )
 
 // Enricher turns raw advisories into enriched ones.
@@ -211,7 +211,7 @@ func (e *Enricher) Run(ctx context.Context, b *bus.Bus, log *slog.Logger) error 
 	// with compare-and-set); one advisory's revisions stay in order.
 	return b.ConsumeParallel(ctx, spec, Workers, bus.AdvisoryKey, func(ctx context.Context, m jetstream.Msg) error {
 		var a advisory.Advisory
-		if err := json.Unmarshal(m.Data(), &a); err != nil {
+		if err := wire.Unmarshal(m.Data(), &a); err != nil {
 			return fmt.Errorf("enrich: decode %s: %w", m.Subject(), err)
 		}
 		if err := bus.ValidToken(a.Source); err != nil || a.ID == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/internal/wire"
 )
 
 // State is what enrich remembers across advisories: the KEV catalogue's
@@ -178,7 +178,7 @@ func (k *KVState) Cluster(ctx context.Context, lookup, own []string, proposal st
 
 // Remember implements State.
 func (k *KVState) Remember(ctx context.Context, a *advisory.Advisory) error {
-	raw, err := json.Marshal(a)
+	raw, err := wire.Marshal(a)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (k *KVState) WithCVE(ctx context.Context, cve string) ([]advisory.Advisory,
 		return nil, err
 	}
 	var keys []string
-	if err := json.Unmarshal(e.Value(), &keys); err != nil {
+	if err := wire.Unmarshal(e.Value(), &keys); err != nil {
 		return nil, err
 	}
 	var out []advisory.Advisory
@@ -213,7 +213,7 @@ func (k *KVState) WithCVE(ctx context.Context, cve string) ([]advisory.Advisory,
 			continue
 		}
 		var a advisory.Advisory
-		if json.Unmarshal(e.Value(), &a) == nil {
+		if wire.Unmarshal(e.Value(), &a) == nil {
 			out = append(out, a)
 		}
 	}
@@ -247,7 +247,7 @@ func (k *KVState) indexCVE(ctx context.Context, cve, key string) error {
 		e, err := k.CVEIndex.Get(ctx, cve)
 		switch {
 		case err == nil:
-			_ = json.Unmarshal(e.Value(), &keys)
+			_ = wire.Unmarshal(e.Value(), &keys)
 			rev = e.Revision()
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			return err
@@ -257,7 +257,7 @@ func (k *KVState) indexCVE(ctx context.Context, cve, key string) error {
 		}
 		keys = append(keys, key)
 		sort.Strings(keys)
-		data, _ := json.Marshal(keys)
+		data, _ := wire.Marshal(keys)
 		if rev == 0 {
 			_, err = k.CVEIndex.Create(ctx, cve, data)
 		} else {

@@ -3,11 +3,11 @@ package match
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/internal/wire"
 )
 
 // AlertSchema is the version of the JSON messages carrying an Alert.
@@ -184,7 +184,7 @@ func priority(adv *AdvisoryRef, asset int8, confidence string) (string, int) {
 // asset (a message not written by a matcher).
 func DecodeAlert(data []byte) (Alert, error) {
 	var a Alert
-	if err := json.Unmarshal(data, &a); err != nil {
+	if err := wire.Unmarshal(data, &a); err != nil {
 		return Alert{}, err
 	}
 	for i, m := range a.Assets {

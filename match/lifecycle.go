@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/internal/wire"
 )
 
 // alertState is what the matcher remembers of an alert: the evidence of
@@ -195,7 +195,7 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert, held bool) (*
 	case err != nil:
 		return nil, err
 	default:
-		if err := json.Unmarshal(entry.Value(), &st); err != nil {
+		if err := wire.Unmarshal(entry.Value(), &st); err != nil {
 			return nil, fmt.Errorf("alert state %s: %w", key, err)
 		}
 		last = entry.Revision()
@@ -236,7 +236,7 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert, held bool) (*
 		st.KEVAt = a.CreatedAt
 	}
 	a.OpenedAt, a.FixedAt, a.KEVAt = st.OpenedAt, st.FixedAt, st.KEVAt
-	if next.data, err = json.Marshal(st); err != nil {
+	if next.data, err = wire.Marshal(st); err != nil {
 		return nil, err
 	}
 	return next, nil
@@ -269,14 +269,14 @@ func markPublished(ctx context.Context, kv jetstream.KeyValue, tenant, alertID s
 			return err
 		}
 		var st alertState
-		if err := json.Unmarshal(entry.Value(), &st); err != nil {
+		if err := wire.Unmarshal(entry.Value(), &st); err != nil {
 			return fmt.Errorf("alert state %s: %w", key, err)
 		}
 		if !st.Unpublished {
 			return nil
 		}
 		st.Unpublished = false
-		data, err := json.Marshal(st)
+		data, err := wire.Marshal(st)
 		if err != nil {
 			return err
 		}

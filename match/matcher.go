@@ -2,7 +2,6 @@ package match
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/wire"
 )
 
 // Matcher consumes enriched advisories and publishes alerts. Its index
@@ -111,7 +111,7 @@ func (m *Matcher) Run(ctx context.Context) error {
 
 func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	var adv advisory.Advisory
-	if err := json.Unmarshal(msg.Data(), &adv); err != nil {
+	if err := wire.Unmarshal(msg.Data(), &adv); err != nil {
 		return fmt.Errorf("match: decode %s: %w", msg.Subject(), err)
 	}
 	alerts := m.index.Load().Match(&adv)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/wire"
 )
 
 // retroKey records, per tenant, the tenant and inventory version last
@@ -147,7 +148,7 @@ func (m *Matcher) replay(ctx context.Context, cons jetstream.Consumer, last uint
 				continue
 			}
 			var adv advisory.Advisory
-			if json.Unmarshal(msg.Data(), &adv) != nil {
+			if wire.Unmarshal(msg.Data(), &adv) != nil {
 				continue
 			}
 			for _, a := range ix.Match(&adv) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/wire"
 	"github.com/vigilhealth/vigil/match"
 )
 
@@ -173,7 +173,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 // deadLetter publishes an alert a channel refused for good, with the
 // reason and the channel; `vigil deliveries failed` lists them.
 func (d *Dispatcher) deadLetter(ctx context.Context, a *match.Alert, channel string, cause error) error {
-	data, err := json.Marshal(a)
+	data, err := wire.Marshal(a)
 	if err != nil {
 		return err
 	}

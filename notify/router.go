@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/wire"
 	"github.com/vigilhealth/vigil/match"
 )
 
@@ -80,14 +80,14 @@ func (d *Dispatcher) enqueue(ctx context.Context, a *match.Alert, channel, kind 
 	p := pending{Alert: *a, Channel: channel, Kind: kind, Since: d.now().UTC(), Due: due.UTC()}
 	if e, err := d.bus.Pending.Get(ctx, key); err == nil {
 		var old pending
-		if json.Unmarshal(e.Value(), &old) == nil {
+		if wire.Unmarshal(e.Value(), &old) == nil {
 			p.Since = old.Since
 			if old.Due.Before(p.Due) {
 				p.Due, p.Kind = old.Due, old.Kind
 			}
 		}
 	}
-	data, err := json.Marshal(p)
+	data, err := wire.Marshal(p)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (d *Dispatcher) flushDue(ctx context.Context) error {
 			continue // deleted meanwhile
 		}
 		var p pending
-		if err := json.Unmarshal(e.Value(), &p); err != nil {
+		if err := wire.Unmarshal(e.Value(), &p); err != nil {
 			d.log.Error("pending entry unreadable; dropped", "key", key, "err", err)
 			_ = d.bus.Pending.Delete(ctx, key)
 			continue
@@ -193,7 +193,7 @@ func (d *Dispatcher) flushGroup(ctx context.Context, g string, entries []heldEnt
 			continue
 		}
 		e.p.Claimed, e.p.Attempts = now.Add(claimLease), e.p.Attempts+1
-		data, _ := json.Marshal(e.p)
+		data, _ := wire.Marshal(e.p)
 		rev, err := d.bus.Pending.Update(ctx, e.key, data, e.rev)
 		if err != nil {
 			continue // changed meanwhile (a newer revision): the next tick sees it
@@ -277,7 +277,7 @@ func (d *Dispatcher) settle(ctx context.Context, entries []heldEntry, err error,
 		case retry:
 			rec.Status, rec.Error = StatusRetrying, err.Error()
 			e.p.Claimed = time.Time{}
-			data, _ := json.Marshal(e.p)
+			data, _ := wire.Marshal(e.p)
 			_, _ = d.bus.Pending.Update(ctx, e.key, data, e.rev)
 		default:
 			rec.Status, rec.Error = StatusFailed, err.Error()

@@ -2,12 +2,12 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/wire"
 	"github.com/vigilhealth/vigil/match"
 )
 
@@ -41,7 +41,7 @@ func (c *tenantCache) follow(ctx context.Context, b *bus.Bus) {
 				c.m = map[string]match.Tenant{}
 			}
 			var t match.Tenant
-			if e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &t) == nil {
+			if e.Operation() == jetstream.KeyValuePut && wire.Unmarshal(e.Value(), &t) == nil {
 				c.m[e.Key()] = t
 			} else {
 				delete(c.m, e.Key())

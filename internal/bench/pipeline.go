@@ -23,6 +23,7 @@ import (
 	"github.com/vigilhealth/vigil/internal/config"
 	"github.com/vigilhealth/vigil/internal/pipeline"
 	"github.com/vigilhealth/vigil/internal/sink"
+	"github.com/vigilhealth/vigil/internal/wire"
 	"github.com/vigilhealth/vigil/match"
 	"github.com/vigilhealth/vigil/notify"
 )
@@ -40,6 +41,10 @@ type PipelineOptions struct {
 	MatchShare float64
 	// Warmup is the pause between start-up and load.
 	Warmup time.Duration
+	// OnLoad, when set, is called as the load starts; the function it
+	// returns is called when the pipeline has drained it (the CLI profiles
+	// this phase).
+	OnLoad func() (done func())
 }
 
 // PipelineReport is what `vigil bench --json` prints.
@@ -150,13 +155,19 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 	var ru0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	say("load: %s at %s", o.Duration, rateText(o.Rate))
+	done := func() {}
+	if o.OnLoad != nil {
+		done = o.OnLoad()
+	}
 	t0 := time.Now()
 	n, size, err := load(ctx, b, gen, o.Rate, o.Duration)
 	if err != nil {
+		done()
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	rep.Advisories, rep.MessageBytes = n, size
 	end, err := drained(ctx, b, 2*time.Minute)
+	done()
 	if err != nil {
 		select {
 		case perr := <-perr:
@@ -232,7 +243,7 @@ func (r *recorder) alert(m *nats.Msg) {
 			ID string `json:"id"`
 		} `json:"advisory"`
 	}
-	if json.Unmarshal(m.Data, &a) != nil {
+	if wire.Unmarshal(m.Data, &a) != nil {
 		return
 	}
 	r.mu.Lock()
@@ -246,7 +257,7 @@ func (r *recorder) alert(m *nats.Msg) {
 
 func (r *recorder) delivery(m *nats.Msg) {
 	var d notify.Delivery
-	if json.Unmarshal(m.Data, &d) != nil || d.Status != notify.StatusDelivered {
+	if wire.Unmarshal(m.Data, &d) != nil || d.Status != notify.StatusDelivered {
 		return
 	}
 	r.mu.Lock()

@@ -5,7 +5,6 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vigilhealth/vigil/internal/wire"
 )
 
 // Options say where the bus is and how long it keeps messages.
@@ -164,7 +165,7 @@ func (b *Bus) Close() {
 // Publish sends v as JSON to subject with a message id; dup reports that
 // JetStream had already seen that id and stored nothing.
 func (b *Bus) Publish(ctx context.Context, subject, msgID string, v any, headers map[string]string) (dup bool, err error) {
-	data, err := json.Marshal(v)
+	data, err := wire.Marshal(v)
 	if err != nil {
 		return false, fmt.Errorf("bus: publish %s: encode: %w", subject, err)
 	}
@@ -192,12 +193,12 @@ func GetJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) erro
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(e.Value(), v)
+	return wire.Unmarshal(e.Value(), v)
 }
 
 // PutJSON writes v as JSON under key.
 func PutJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) error {
-	data, err := json.Marshal(v)
+	data, err := wire.Marshal(v)
 	if err != nil {
 		return err
 	}

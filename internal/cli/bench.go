@@ -76,26 +76,29 @@ func (e *env) benchPipeline(args []string) error {
 	share := fs.Float64("match-share", 0.05, "share of advisories about products the hospitals run")
 	warmup := fs.Duration("warmup", 10*time.Second, "pause after start-up before the load (start-up is reported separately)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the load phase, until the pipeline has drained it")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end of the run")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return usagef("bench: unexpected %q (subcommands: store)", fs.Arg(0))
+	}
+	o := bench.PipelineOptions{Tenants: *tenants, Assets: *assets, Rate: *rate, Duration: *duration, PollInterval: *poll, JSON: *asJSON, MatchShare: *share, Warmup: *warmup}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+		o.OnLoad = func() func() {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				e.log.Error("bench: cpu profile", "err", err)
+				return func() {}
+			}
+			return pprof.StopCPUProfile
 		}
-		defer pprof.StopCPUProfile()
 	}
-	if fs.NArg() > 0 {
-		return usagef("bench: unexpected %q (subcommands: store)", fs.Arg(0))
-	}
-	o := bench.PipelineOptions{Tenants: *tenants, Assets: *assets, Rate: *rate, Duration: *duration, PollInterval: *poll, JSON: *asJSON, MatchShare: *share, Warmup: *warmup}
 	if *withStore {
 		addr, stop, err := e.clickHouse("bench")
 		if err != nil {

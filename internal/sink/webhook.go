@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigilhealth/vigil/internal/wire"
 	"github.com/vigilhealth/vigil/notify/webhook/signature"
 )
 
@@ -120,41 +121,51 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "read", http.StatusBadRequest)
 		return
 	}
+	// The lock covers the counters and the failure script only: requests
+	// are verified and decoded side by side, as a real receiver would.
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.requests++
 	if w.failNext > 0 {
 		w.failNext--
-		if w.retryAfter > 0 {
-			rw.Header().Set("Retry-After", strconv.Itoa(int(w.retryAfter.Seconds())))
+		retryAfter, code := w.retryAfter, w.failCode
+		w.mu.Unlock()
+		if retryAfter > 0 {
+			rw.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
 		}
-		http.Error(rw, "failing as asked", w.failCode)
+		http.Error(rw, "failing as asked", code)
 		return
 	}
+	w.mu.Unlock()
 	if err := signature.Verify([]byte(w.Secret), r.Header.Get("Vigil-Signature"), body, time.Now(), 0); err != nil {
+		w.mu.Lock()
 		w.rejected++
+		w.mu.Unlock()
 		http.Error(rw, err.Error(), http.StatusUnauthorized)
 		return
 	}
+	var ev WebhookEvent
 	if !w.keep { // counting: check the body is an event, keep nothing
 		var head struct {
 			Version int    `json:"version"`
 			Type    string `json:"type"`
 		}
-		if err := json.Unmarshal(body, &head); err != nil || head.Version == 0 || head.Type == "" {
+		if err := wire.Unmarshal(body, &head); err != nil || head.Version == 0 || head.Type == "" {
 			http.Error(rw, "not an event", http.StatusBadRequest)
 			return
 		}
-		w.accepted++
 	} else {
-		ev := WebhookEvent{Header: r.Header.Clone(), Body: body}
+		ev = WebhookEvent{Header: r.Header.Clone(), Body: body}
 		if err := json.Unmarshal(body, &ev.Event); err != nil {
 			http.Error(rw, "not JSON", http.StatusBadRequest)
 			return
 		}
-		w.accepted++
+	}
+	w.mu.Lock()
+	w.accepted++
+	if w.keep {
 		w.events = append(w.events, ev)
 	}
+	w.mu.Unlock()
 	select {
 	case w.notify <- struct{}{}:
 	default:

@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilhealth/vigil/internal/wire"
 	"github.com/vigilhealth/vigil/match"
 	"github.com/vigilhealth/vigil/notify"
 	"github.com/vigilhealth/vigil/notify/webhook/signature"
@@ -122,7 +122,7 @@ func DeliveryID(a *match.Alert) string {
 
 func (n *Notifier) post(ctx context.Context, t match.Tenant, ev Event) (bool, error) {
 	w := t.Channels.Webhook
-	body, err := json.Marshal(ev)
+	body, err := wire.Marshal(ev)
 	if err != nil {
 		return false, fmt.Errorf("webhook: encode: %w", err)
 	}
