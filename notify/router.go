@@ -96,16 +96,28 @@ func (d *Dispatcher) enqueue(ctx context.Context, a *match.Alert, channel, kind 
 }
 
 // dropHeld removes a waiting older revision of an alert sent alone now.
+// It looks first: a delete writes a marker to the bucket even when there is
+// nothing to delete, and markers are what flushDue lists every tick.
 func (d *Dispatcher) dropHeld(ctx context.Context, a *match.Alert, channel string) {
-	err := d.bus.Pending.Delete(ctx, pendingKey(a.Tenant, channel, a.ID))
-	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	key := pendingKey(a.Tenant, channel, a.ID)
+	if _, err := d.bus.Pending.Get(ctx, key); err != nil {
+		return // nothing waiting (or unreadable: the flush settles it)
+	}
+	if err := d.bus.Pending.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		d.log.Debug("pending entry not dropped", "alert", a.ID, "err", err)
 	}
 }
 
+// markerPurge is how often the delete markers that sent groups leave in
+// the pending bucket are removed (those older than a minute), so that the
+// bucket, which flushDue lists every tick, holds only what waits.
+const markerPurge = 10 * time.Minute
+
 func (d *Dispatcher) flushLoop(ctx context.Context) {
 	t := time.NewTicker(d.tick)
 	defer t.Stop()
+	purge := time.NewTicker(markerPurge)
+	defer purge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -114,8 +126,18 @@ func (d *Dispatcher) flushLoop(ctx context.Context) {
 			if err := d.flushDue(ctx); err != nil && ctx.Err() == nil {
 				d.log.Warn("held alerts not checked; trying again", "err", err)
 			}
+		case <-purge.C:
+			if err := d.purgeMarkers(ctx, time.Minute); err != nil && ctx.Err() == nil {
+				d.log.Warn("delete markers of held alerts not purged", "err", err)
+			}
 		}
 	}
+}
+
+// purgeMarkers removes the pending bucket's delete markers older than age
+// (all of them when age is negative).
+func (d *Dispatcher) purgeMarkers(ctx context.Context, age time.Duration) error {
+	return d.bus.Pending.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(age))
 }
 
 type heldEntry struct {

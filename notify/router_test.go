@@ -29,6 +29,23 @@ type routerRig struct {
 	hook  *sink.Webhook
 	clock atomic.Pointer[time.Time] // nil: real time
 	logs  *testenv.SyncBuffer
+	d     *notify.Dispatcher
+}
+
+// pendingMessages counts the pending bucket's stream messages: waiting
+// entries and delete markers.
+func (r *routerRig) pendingMessages(t *testing.T) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	s, err := r.bus.JS.Stream(ctx, "KV_"+bus.BucketPending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
 }
 
 func startRouter(t *testing.T, policy match.DeliveryPolicy, rates string, tune func(*routerRig, *match.Tenant)) *routerRig {
@@ -61,6 +78,7 @@ func startRouter(t *testing.T, policy match.DeliveryPolicy, rates string, tune f
 		}
 		d.SetRates(rs)
 	}
+	r.d = d
 	d.SetTick(50 * time.Millisecond)
 	d.SetClock(func() time.Time {
 		if c := r.clock.Load(); c != nil {
@@ -158,6 +176,34 @@ func TestBurstBecomesOneMessagePerChannelAndP1DoesNotWait(t *testing.T) {
 	}
 	if keys, _ := r.bus.Pending.Keys(context.Background()); len(keys) != 0 {
 		t.Fatalf("pending entries left: %v", keys)
+	}
+	// The sent group left delete markers; the periodic purge removes them.
+	if n := r.pendingMessages(t); n == 0 {
+		t.Fatal("no delete markers after a group was sent: the purge below tests nothing")
+	}
+	if err := r.d.PurgeMarkers(context.Background(), -1); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.pendingMessages(t); n != 0 {
+		t.Fatalf("%d messages left in the pending bucket after the purge", n)
+	}
+}
+
+// Alerts sent alone write nothing to the pending bucket: no delete marker
+// per delivery piling up for flushDue to list every tick. (Rates high
+// enough that none is paced into a group.)
+func TestAlertsSentAloneLeaveThePendingBucketEmpty(t *testing.T) {
+	r := startRouter(t, match.DeliveryPolicy{}, "slack=1000/s:1000,email=1000/s:1000,webhook=1000/s:1000", nil)
+	for i := range 20 {
+		a := alertN(i, "P1")
+		r.publish(t, a, a.MsgID())
+	}
+	r.waitDelivered(t, 20)
+	if s, m, h := r.counts(); s != 20 || m != 20 || h != 20 {
+		t.Fatalf("%d slack, %d mail, %d webhook messages; want 20 each", s, m, h)
+	}
+	if n := r.pendingMessages(t); n != 0 {
+		t.Fatalf("%d messages in the pending bucket after 20 alerts sent alone", n)
 	}
 }
 
