@@ -202,8 +202,11 @@ func (e *Enricher) vendorsOf(a *advisory.Advisory, title, sum string) {
 }
 
 // Run consumes raw advisories and publishes enriched ones until ctx ends.
-// Workers is how many advisories are enriched at once.
-const Workers = 4
+// Workers is how many advisories are enriched at once. An advisory waits
+// on ~10 key-value round trips (KEV, clusters, the CVE index), so most of
+// its time is not CPU: at 4, enrichment was where a 1,000/s load queued
+// (p50 141 ms from publish to delivery; 59 ms at 16).
+const Workers = 16
 
 func (e *Enricher) Run(ctx context.Context, b *bus.Bus, log *slog.Logger) error {
 	spec := bus.ConsumerSpec{Stream: bus.StreamAdvisories, Durable: "enrich", Stage: "enrich", Filter: []string{bus.SubjectRaw + ".>"}}

@@ -34,6 +34,10 @@ func TestPipelineBenchReportsWhatItMeasured(t *testing.T) {
 	if !(rep.LatencyP50MS <= rep.LatencyP95MS && rep.LatencyP95MS <= rep.LatencyP99MS) || rep.LatencyP99MS <= 0 {
 		t.Fatalf("latencies %v %v %v", rep.LatencyP50MS, rep.LatencyP95MS, rep.LatencyP99MS)
 	}
+	// Each alert is made before it is delivered.
+	if rep.AlertLatencyP50MS > rep.AlertLatencyP99MS || rep.AlertLatencyP99MS > rep.LatencyP99MS {
+		t.Fatalf("publish -> alert p50 %v p99 %v, publish -> delivered p99 %v", rep.AlertLatencyP50MS, rep.AlertLatencyP99MS, rep.LatencyP99MS)
+	}
 	if rep.BaselinePerS <= 0 || rep.RatioToBaseline <= 0 || rep.PeakRSSMB <= 0 || rep.CPUSeconds <= 0 || rep.MessageBytes < 1000 {
 		t.Fatalf("report %+v", rep)
 	}
