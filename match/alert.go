@@ -127,13 +127,13 @@ func (a *Alert) AssetIDs() []string {
 //
 // P1 at 7 or more, P2 at 5-6, P3 at 3-4, P4 below.
 func Priority(adv AdvisoryRef, m AssetMatch) (string, int) {
-	return priority(&adv, assetScore(m.Asset), m.Confidence)
+	return priority(&adv, assetScore(m.Asset.Criticality, m.Asset.Zone), m.Confidence)
 }
 
 // assetScore is the asset's part of the priority: criticality and zone.
-func assetScore(a *Asset) int8 {
+func assetScore(criticality, zone string) int8 {
 	score := int8(0)
-	switch a.Criticality {
+	switch criticality {
 	case LifeCritical:
 		score = 3
 	case High:
@@ -141,7 +141,7 @@ func assetScore(a *Asset) int8 {
 	case Medium:
 		score = 1
 	}
-	switch a.Zone {
+	switch zone {
 	case ZoneInternet:
 		score += 2
 	case ZoneClinical:

@@ -71,8 +71,8 @@ func (ix *Index) matchText(adv *advisory.Advisory, cleared func(int32) bool) *hi
 			if v == verdictNone {
 				continue
 			}
-			h := hit{ti: ti, order: c.order, k: int32(len(g.members)), tmpl: -1, score: assetScore(c.asset)}
-			g.members = append(g.members, member{asset: c.asset, ti: ti, order: c.order, score: h.score})
+			h := hit{ti: ti, order: c.order, k: int32(len(g.members)), tmpl: -1, score: assetScore(c.field(fCriticality), c.field(fZone))}
+			g.members = append(g.members, member{c: c, ti: ti, order: c.order, score: h.score})
 			if v == verdictMatched {
 				h.tmpl = int32(len(res.tmpls))
 				res.tmpls = append(res.tmpls, m)
@@ -155,6 +155,7 @@ func (ix *Index) assemble(adv *advisory.Advisory, ref AdvisoryRef, res *hits) []
 		}
 	}
 	matches := make([]AssetMatch, 0, nm)        // one backing array for every alert's assets
+	assets := make([]Asset, nm)                 // ... for the assets they point to
 	excluded := make([]string, 0, len(list)-nm) // ... and for excluded ids
 	alerts := make([]Alert, 0, tenants+len(ix.watchers))
 	cluster, fix := clusterOf(adv), fixAvailable(adv)
@@ -166,11 +167,13 @@ func (ix *Index) assemble(adv *advisory.Advisory, ref AdvisoryRef, res *hits) []
 			x := &list[j]
 			mb := res.member(x)
 			if x.tmpl < 0 {
-				excluded = append(excluded, mb.asset.ID)
+				excluded = append(excluded, mb.c.rec.id)
 				continue
 			}
 			m := res.tmpls[x.tmpl]
-			m.Asset = mb.asset
+			a := &assets[len(matches)]
+			*a = mb.c.asset()
+			m.Asset = a
 			matches = append(matches, m)
 			if p, score := priority(&ref, x.score, m.Confidence); score > best {
 				best, prio = score, p

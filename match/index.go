@@ -34,7 +34,8 @@ type Index struct {
 
 type indexed struct {
 	tenant      string
-	asset       *Asset
+	rec         assetRec  // the asset (see assetrec.go)
+	tab         *strTable // rec's strings
 	vendor      *enrich.Vendor
 	vendorAlias string
 	product     string   // normalised
@@ -66,6 +67,7 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 		norm[k] = n
 		return n
 	}
+	var tab *strTable // for the tenants built anew
 	for _, t := range tenants {
 		ix.tenants[t.ID] = t
 		for _, s := range t.Subscriptions {
@@ -82,6 +84,9 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 			continue
 		}
 		inv := inventories[t.ID]
+		if tab == nil {
+			tab = newStrTable()
+		}
 		entries := make([]indexed, 0, len(inv))
 		for i := range inv {
 			a := &inv[i]
@@ -92,7 +97,7 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 			}
 			v := r.Vendor
 			c := indexed{
-				tenant: t.ID, asset: a, vendor: v, vendorAlias: r.Alias,
+				tenant: t.ID, rec: tab.record(a), tab: tab, vendor: v, vendorAlias: r.Alias,
 				product: normalize(v.ID, a.Product, func() string { return vendors.NormalizeProduct(a.Product, v) }),
 				model:   normalize("", a.Model, func() string { return enrich.Normalize(a.Model) }),
 			}
@@ -107,11 +112,14 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 		for i := range byID {
 			byID[i] = int32(i)
 		}
-		slices.SortFunc(byID, func(a, b int32) int { return strings.Compare(entries[a].asset.ID, entries[b].asset.ID) })
+		slices.SortFunc(byID, func(a, b int32) int { return strings.Compare(entries[a].rec.id, entries[b].rec.id) })
 		for k, i := range byID {
 			entries[i].order = int32(k)
 		}
 		ix.perTenant[t.ID] = entries
+	}
+	if tab != nil {
+		tab.done()
 	}
 	for id := range ix.tenants {
 		ix.tenantIDs = append(ix.tenantIDs, id)
@@ -208,31 +216,31 @@ const (
 )
 
 func matchAsset(c *indexed, vr advisory.VendorRef, text string, bound Bound, hasBound bool) (AssetMatch, verdict) {
-	vendorReason := fmt.Sprintf("vendor %q = %q (%s, in advisory %s)", c.asset.Vendor, vr.MatchedAs, c.vendor.ID, vr.Field)
 	var productReason string
 	byModel := false
 	switch {
 	case c.product != "" && strings.Contains(text, " "+c.product+" "):
-		productReason = fmt.Sprintf("product %q in advisory text", c.asset.Product)
+		productReason = fmt.Sprintf("product %q in advisory text", c.field(fProduct))
 	case len(c.model) >= 3 && strings.Contains(text, " "+c.model+" "):
-		productReason = fmt.Sprintf("model %q in advisory text", c.asset.Model)
+		productReason = fmt.Sprintf("model %q in advisory text", c.field(fModel))
 		byModel = true
 	default:
 		return AssetMatch{}, verdictNone
 	}
+	vendorReason := fmt.Sprintf("vendor %q = %q (%s, in advisory %s)", c.field(fVendor), vr.MatchedAs, c.vendor.ID, vr.Field)
 	rule := "text-product"
 	if byModel {
 		rule = "text-model"
 	}
-	m := AssetMatch{Asset: c.asset, Rule: rule, Reasons: []string{vendorReason, productReason}}
+	m := AssetMatch{Rule: rule, Reasons: []string{vendorReason, productReason}}
 	switch {
 	case !hasBound:
 		m.Confidence = Possible
 		m.Reasons = append(m.Reasons, "advisory states no version range: asset version not compared")
-	case c.asset.Version == "":
+	case c.field(fVersion) == "":
 		m.Confidence = Possible
 		m.Reasons = append(m.Reasons, fmt.Sprintf("asset version unknown; advisory says %q", bound.Phrase))
-	case bound.Affects(c.asset.Version):
+	case bound.Affects(c.field(fVersion)):
 		op := "<"
 		if bound.Inclusive {
 			op = "<="
@@ -241,7 +249,7 @@ func matchAsset(c *indexed, vr advisory.VendorRef, text string, bound Bound, has
 		if byModel {
 			m.Confidence = Probable
 		}
-		m.Reasons = append(m.Reasons, fmt.Sprintf("version %s %s %s (advisory: %q)", c.asset.Version, op, bound.Version, bound.Phrase))
+		m.Reasons = append(m.Reasons, fmt.Sprintf("version %s %s %s (advisory: %q)", c.field(fVersion), op, bound.Version, bound.Phrase))
 	default:
 		return AssetMatch{}, verdictExcluded // version is outside the affected range
 	}

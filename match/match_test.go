@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -179,4 +180,52 @@ func TestUpdateIndexReusesUnchangedTenants(t *testing.T) {
 	if len(second.perTenant["b"]) != 2 || second.Assets() != 3 || len(second.byVendor["baxter"]) != 1 {
 		t.Fatalf("changed tenant b not picked up: %d entries, %d assets", len(second.perTenant["b"]), second.Assets())
 	}
+}
+
+// The index keeps assets as compact records; an alert gives back every
+// field as the inventory had it, also for a tenant reused by a later build
+// (whose records keep the first build's string table).
+func TestAlertAssetsKeepEveryInventoryField(t *testing.T) {
+	vendors := enrich.MustLoadVendors()
+	tenants := []Tenant{{ID: "a", Name: "A", TLPClearance: "GREEN"}, {ID: "b", Name: "B", TLPClearance: "GREEN"}}
+	full := Asset{ID: "MON-7", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Model: "B450-X", Version: "2.0.2",
+		Category: "patient-monitor", Criticality: LifeCritical, Location: "ICU 3", Zone: ZoneInternet, Owner: "biomed@example.org",
+		CPE: "cpe:2.3:h:gehealthcare:carescape_b450:-:*:*:*:*:*:*:*", PURL: "pkg:generic/ge/carescape-b450@2.0.2", Tags: []string{"icu", "leased"}}
+	inv := map[string][]Asset{
+		"a": {full, {ID: "MON-8", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "2.0.2", Criticality: Low}},
+		"b": {{ID: "1", Vendor: "Philips", Product: "IntelliVue MX40", Version: "B.01"}},
+	}
+	digests := func() map[string]string {
+		d := map[string]string{}
+		for _, t := range tenants {
+			d[t.ID] = tenantDigest(t, inv[t.ID])
+		}
+		return d
+	}
+	adv := enriched("GE HealthCare CARESCAPE B450 Patient Monitor: Improper Authentication",
+		"Affected: CARESCAPE B450 firmware versions prior to 2.1. CVE-2026-31001")
+	check := func(ix *Index) {
+		t.Helper()
+		alerts := ix.Match(adv)
+		if len(alerts) != 1 || alerts[0].Tenant != "a" || len(alerts[0].Assets) != 2 {
+			t.Fatalf("alerts %+v", alerts)
+		}
+		if got := *alerts[0].Assets[0].Asset; !reflect.DeepEqual(got, full) {
+			t.Fatalf("asset in the alert\n got %+v\nwant %+v", got, full)
+		}
+		if got := alerts[0].Assets[1].Asset; got.ID != "MON-8" || got.Criticality != Low || got.Tags != nil || got.Model != "" {
+			t.Fatalf("second asset %+v", got)
+		}
+		if alerts[0].Priority != "P1" { // life-critical and internet-exposed, read from the record
+			t.Fatalf("priority %s", alerts[0].Priority)
+		}
+	}
+	first := UpdateIndex(nil, vendors, tenants, inv, digests())
+	check(first)
+	inv["b"] = append(inv["b"], Asset{ID: "2", Vendor: "Baxter", Product: "Sigma Spectrum", Version: "8", Location: "ICU 3"})
+	second := UpdateIndex(first, vendors, tenants, inv, digests())
+	if second.perTenant["a"][0].tab == second.perTenant["b"][0].tab {
+		t.Fatal("tenant a was indexed again: the reuse is not tested")
+	}
+	check(second)
 }

@@ -34,7 +34,7 @@ type group struct {
 // member is one asset of a group, with what matching reads of it inline,
 // so that emitting thousands of hits does not chase pointers.
 type member struct {
-	asset     *Asset
+	c         *indexed
 	ti, order int32
 	score     int8 // assetScore
 }
@@ -47,15 +47,14 @@ func newVendorAssets(list []*indexed, tenantPos map[string]int32) *vendorAssets 
 	groups := map[groupKey]*group{}
 	var order []*group
 	for _, c := range list {
-		a := c.asset
-		k := groupKey{a.Vendor, a.Product, a.Model, a.Version, a.CPE}
+		k := groupKey{c.field(fVendor), c.field(fProduct), c.field(fModel), c.field(fVersion), c.field(fCPE)}
 		g := groups[k]
 		if g == nil {
 			g = &group{c: c}
 			groups[k] = g
 			order = append(order, g)
 		}
-		g.members = append(g.members, member{asset: a, ti: tenantPos[c.tenant], order: c.order, score: assetScore(a)})
+		g.members = append(g.members, member{c: c, ti: tenantPos[c.tenant], order: c.order, score: assetScore(c.field(fCriticality), c.field(fZone))})
 	}
 	for _, g := range order {
 		slices.SortFunc(g.members, func(a, b member) int {
@@ -366,21 +365,21 @@ func (j *productJudge) verdict(version string) (RangeVerdict, string) {
 
 // nameReasons words the vendor and product part of the explanation.
 func (j *productJudge) nameReasons(c *indexed, rule string) []string {
-	key := nameKey{c.asset.Vendor, c.asset.Product, c.asset.Model, rule}
+	key := nameKey{c.field(fVendor), c.field(fProduct), c.field(fModel), rule}
 	if r, ok := j.names[key]; ok {
 		return r
 	}
 	p := j.p
-	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", c.asset.Vendor, j.alias, c.vendor.ID)}
+	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", c.field(fVendor), j.alias, c.vendor.ID)}
 	switch rule {
 	case "product":
-		reasons = append(reasons, fmt.Sprintf("product %q = %q in the advisory's product list", c.asset.Product, p.Name))
+		reasons = append(reasons, fmt.Sprintf("product %q = %q in the advisory's product list", c.field(fProduct), p.Name))
 	case "product-prefix":
-		reasons = append(reasons, fmt.Sprintf("product %q ~ %q (one name extends the other)", c.asset.Product, p.Name))
+		reasons = append(reasons, fmt.Sprintf("product %q ~ %q (one name extends the other)", c.field(fProduct), p.Name))
 	case "model":
-		reasons = append(reasons, fmt.Sprintf("model %q in advisory product %q", c.asset.Model, p.Name))
+		reasons = append(reasons, fmt.Sprintf("model %q in advisory product %q", c.field(fModel), p.Name))
 	case "cpe":
-		reasons = append(reasons, fmt.Sprintf("CPE %s matches %s", c.asset.CPE, p.CPE))
+		reasons = append(reasons, fmt.Sprintf("CPE %s matches %s", c.field(fCPE), p.CPE))
 	}
 	j.names[key] = reasons
 	return reasons
@@ -392,7 +391,7 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 	if p.Status == "" {
 		return evidence{} // listed in the product tree, no statement about it
 	}
-	verdict, why := j.verdict(c.asset.Version)
+	verdict, why := j.verdict(c.field(fVersion))
 	fixedOrNot := p.Status == advisory.StatusFixed || p.Status == advisory.StatusNotAffected
 	switch {
 	case fixedOrNot && verdict != InRange:
