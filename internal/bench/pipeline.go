@@ -64,16 +64,19 @@ type PipelineReport struct {
 	// made by the matcher (enrich and match, with their queues).
 	AlertLatencyP50MS float64 `json:"alert_latency_p50_ms"`
 	AlertLatencyP99MS float64 `json:"alert_latency_p99_ms"`
-	CPUSeconds        float64 `json:"cpu_seconds"`
-	PeakRSSMB         float64 `json:"peak_rss_mb"`
-	BaselinePerS      float64 `json:"baseline_per_s"`
-	BaselineHops      int     `json:"baseline_hops"`
-	RatioToBaseline   float64 `json:"ratio_to_baseline"`
-	TimeToAlertMS     float64 `json:"time_to_alert_ms"`
-	PollIntervalMS    float64 `json:"poll_interval_ms"`
-	StoreClickHouse   bool    `json:"store_clickhouse"`
-	IndexLoadSeconds  float64 `json:"index_load_s"`
-	MatchShare        float64 `json:"match_share"`
+	// From the raw publish to the enriched advisory (every advisory).
+	EnrichLatencyP50MS float64 `json:"enrich_latency_p50_ms"`
+	EnrichLatencyP99MS float64 `json:"enrich_latency_p99_ms"`
+	CPUSeconds         float64 `json:"cpu_seconds"`
+	PeakRSSMB          float64 `json:"peak_rss_mb"`
+	BaselinePerS       float64 `json:"baseline_per_s"`
+	BaselineHops       int     `json:"baseline_hops"`
+	RatioToBaseline    float64 `json:"ratio_to_baseline"`
+	TimeToAlertMS      float64 `json:"time_to_alert_ms"`
+	PollIntervalMS     float64 `json:"poll_interval_ms"`
+	StoreClickHouse    bool    `json:"store_clickhouse"`
+	IndexLoadSeconds   float64 `json:"index_load_s"`
+	MatchShare         float64 `json:"match_share"`
 }
 
 // Pipeline runs the real pipeline (embedded NATS, enrich, match, notify
@@ -138,6 +141,11 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 		return nil, err
 	}
 	defer asub.Unsubscribe()
+	esub, err := b.NC.Subscribe(bus.SubjectEnriched+".>", rec.enriched)
+	if err != nil {
+		return nil, err
+	}
+	defer esub.Unsubscribe()
 
 	// Ready when a probe about a product hospital h0 runs is delivered.
 	start = time.Now()
@@ -187,12 +195,13 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 	// The pipeline's peak (start-up and load), before the baseline and the
 	// time-to-alert runs add their own messages to the process.
 	rep.PeakRSSMB = float64(ru1.Maxrss) / 1024
-	alerts, lat, alat := rec.snapshot()
+	alerts, lat, alat, elat := rec.snapshot()
 	rep.AdvisoriesPerS = float64(n) / el
 	rep.AlertsPerS = float64(alerts) / el
 	rep.DeliveriesPerS = float64(len(lat)) / el
 	rep.LatencyP50MS, rep.LatencyP95MS, rep.LatencyP99MS = pct(lat, 0.5), pct(lat, 0.95), pct(lat, 0.99)
 	rep.AlertLatencyP50MS, rep.AlertLatencyP99MS = pct(alat, 0.5), pct(alat, 0.99)
+	rep.EnrichLatencyP50MS, rep.EnrichLatencyP99MS = pct(elat, 0.5), pct(elat, 0.99)
 	say("  %d advisories in, %d alerts, %d deliveries in %.1fs", n, alerts, len(lat), el)
 
 	// The bus alone: the same message size through as many hops.
@@ -238,6 +247,7 @@ type recorder struct {
 	alerts    int
 	lat       []float64
 	alertLat  []float64         // raw publish -> alert made
+	enrichLat []float64         // raw publish -> enriched
 	byAlert   map[string]string // alert id -> advisory id
 	delivered map[string]time.Time
 }
@@ -286,14 +296,29 @@ func (r *recorder) delivery(m *nats.Msg) {
 
 func (r *recorder) reset() {
 	r.mu.Lock()
-	r.alerts, r.lat, r.alertLat = 0, nil, nil
+	r.alerts, r.lat, r.alertLat, r.enrichLat = 0, nil, nil, nil
 	r.mu.Unlock()
 }
 
-func (r *recorder) snapshot() (int, []float64, []float64) {
+func (r *recorder) snapshot() (alerts int, lat, alertLat, enrichLat []float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.alerts, append([]float64(nil), r.lat...), append([]float64(nil), r.alertLat...)
+	return r.alerts, append([]float64(nil), r.lat...), append([]float64(nil), r.alertLat...), append([]float64(nil), r.enrichLat...)
+}
+
+func (r *recorder) enriched(m *nats.Msg) {
+	var a struct {
+		FetchedAt  time.Time `json:"fetched_at"`
+		Enrichment struct {
+			EnrichedAt time.Time `json:"enriched_at"`
+		} `json:"enrichment"`
+	}
+	if wire.Unmarshal(m.Data, &a) != nil || a.FetchedAt.IsZero() {
+		return
+	}
+	r.mu.Lock()
+	r.enrichLat = append(r.enrichLat, float64(a.Enrichment.EnrichedAt.Sub(a.FetchedAt).Milliseconds()))
+	r.mu.Unlock()
 }
 
 func (r *recorder) deliveredAt(advisoryID string) (time.Time, bool) {
@@ -444,6 +469,7 @@ func printReport(w io.Writer, r *PipelineReport) {
 	fmt.Fprintf(tw, "deliveries out\t%.0f/s\t(signed webhook, local receiver)\n", r.DeliveriesPerS)
 	fmt.Fprintf(tw, "latency publish -> delivered\tp50 %.0f ms\tp95 %.0f ms\tp99 %.0f ms\n", r.LatencyP50MS, r.LatencyP95MS, r.LatencyP99MS)
 	fmt.Fprintf(tw, "  of which publish -> alert made\tp50 %.0f ms\t\tp99 %.0f ms\t(enrich and match)\n", r.AlertLatencyP50MS, r.AlertLatencyP99MS)
+	fmt.Fprintf(tw, "  publish -> enriched\tp50 %.0f ms\t\tp99 %.0f ms\t(every advisory)\n", r.EnrichLatencyP50MS, r.EnrichLatencyP99MS)
 	fmt.Fprintf(tw, "CPU\t%.1f s\t(load phase, all cores)\n", r.CPUSeconds)
 	fmt.Fprintf(tw, "peak RSS\t%.0f MB\n", r.PeakRSSMB)
 	fmt.Fprintf(tw, "JetStream baseline\t%.0f msgs/s\t(%d publish/consume hops, same size, no work)\n", r.BaselinePerS, r.BaselineHops)
