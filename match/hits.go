@@ -62,17 +62,18 @@ func (ix *Index) matchText(adv *advisory.Advisory, cleared func(int32) bool) *hi
 	g := &group{}
 	res := newHits([]*group{g}, 0)
 	for _, vr := range adv.Enrichment.Vendors {
-		for _, c := range ix.byVendor[vr.ID] {
-			ti := ix.tenantPos[c.tenant]
+		for _, r := range ix.byVendor[vr.ID] {
+			ti := r.ti
 			if !cleared(ti) {
 				continue
 			}
-			m, v := matchAsset(c, vr, text, bound, hasBound)
+			c := ix.entry(r)
+			m, v := ix.matchAsset(c, vr, text, bound, hasBound)
 			if v == verdictNone {
 				continue
 			}
-			h := hit{ti: ti, order: c.order, k: int32(len(g.members)), tmpl: -1, score: assetScore(c.field(fCriticality), c.field(fZone))}
-			g.members = append(g.members, member{c: c, ti: ti, order: c.order, score: h.score})
+			h := hit{ti: ti, order: c.order, k: int32(len(g.members)), tmpl: -1, score: assetScore(ix.field(c, fCriticality), ix.field(c, fZone))}
+			g.members = append(g.members, member{ti: ti, k: r.k, order: c.order, score: h.score})
 			if v == verdictMatched {
 				h.tmpl = int32(len(res.tmpls))
 				res.tmpls = append(res.tmpls, m)
@@ -138,7 +139,7 @@ func (h *hits) countingSort(src, dst []hit, keys int, key func(*hit) int32) {
 // assemble makes one alert per tenant from the hits. Tenants whose assets
 // are all shown not affected get an alert without assets: that evidence
 // still counts for the alert's lifecycle.
-func (ix *Index) assemble(adv *advisory.Advisory, ref AdvisoryRef, res *hits) []Alert {
+func (ix *Index) assemble(adv *advisory.Advisory, aref AdvisoryRef, res *hits) []Alert {
 	if len(res.list) == 0 {
 		res.release()
 		return nil
@@ -167,15 +168,15 @@ func (ix *Index) assemble(adv *advisory.Advisory, ref AdvisoryRef, res *hits) []
 			x := &list[j]
 			mb := res.member(x)
 			if x.tmpl < 0 {
-				excluded = append(excluded, mb.c.rec.id)
+				excluded = append(excluded, ix.byPos[mb.ti].id(ix.entry(ref{mb.ti, mb.k})))
 				continue
 			}
 			m := res.tmpls[x.tmpl]
 			a := &assets[len(matches)]
-			*a = mb.c.asset()
+			*a = ix.asset(mb.ti, ix.entry(ref{mb.ti, mb.k}))
 			m.Asset = a
 			matches = append(matches, m)
-			if p, score := priority(&ref, x.score, m.Confidence); score > best {
+			if p, score := priority(&aref, x.score, m.Confidence); score > best {
 				best, prio = score, p
 			}
 			if rank(m.Confidence) > rank(conf) {
@@ -185,7 +186,7 @@ func (ix *Index) assemble(adv *advisory.Advisory, ref AdvisoryRef, res *hits) []
 		tenant := ix.tenantIDs[list[i].ti]
 		al := Alert{
 			Schema: AlertSchema, ID: AlertID(tenant, cluster), Tenant: tenant, Revision: adv.Revision, ClusterID: cluster,
-			Advisory: ref, Priority: prio, Confidence: conf, FixAvailable: fix,
+			Advisory: aref, Priority: prio, Confidence: conf, FixAvailable: fix,
 		}
 		if len(matches) > m0 {
 			al.Assets = matches[m0:len(matches):len(matches)]

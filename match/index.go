@@ -14,34 +14,29 @@ import (
 // It is immutable: a change of tenants or inventories builds a new one.
 type Index struct {
 	tenants    map[string]Tenant
-	byVendor   map[string][]*indexed
+	byVendor   map[string][]ref
 	vendors    *enrich.Vendors
 	structured map[string]*vendorAssets
 	watchers   []Tenant // tenants with a vendor-watch subscription
 	// perTenant and digests let UpdateIndex reuse unchanged tenants' work.
-	perTenant map[string][]indexed
+	perTenant map[string]*tenantAssets
 	digests   map[string]string
 	assets    int
 	// Unresolved counts assets whose vendor is not in the vendor table; they
 	// cannot match until it is.
 	Unresolved map[string][]string
 	// tenantIDs are the tenants in id order; a tenant's position in it
-	// (tenantPos) orders hits and alerts, clearance is its TLP rank.
+	// (tenantPos) orders hits and alerts, clearance is its TLP rank, byPos
+	// its assets.
 	tenantIDs []string
 	tenantPos map[string]int32
 	clearance []int
-}
-
-type indexed struct {
-	tenant      string
-	rec         assetRec  // the asset (see assetrec.go)
-	tab         *strTable // rec's strings
-	vendor      *enrich.Vendor
-	vendorAlias string
-	product     string   // normalised
-	model       string   // normalised
-	cpe         *cpeName // nil: the asset names no CPE (most do not)
-	order       int32    // position of the asset id in its tenant's inventory, sorted
+	byPos     []*tenantAssets
+	// The string table, shared with the builds after this one, and the
+	// part of it this index reads (see assetrec.go).
+	tab      *strTable
+	strs     []string
+	tagLists [][]string
 }
 
 // BuildIndex indexes the tenants' inventories (keyed by tenant id).
@@ -52,22 +47,30 @@ func BuildIndex(vendors *enrich.Vendors, tenants []Tenant, inventories map[strin
 // UpdateIndex builds the index again after tenants or inventories changed,
 // reusing the resolved and normalised entries of every tenant whose digest
 // (see tenantDigest) is unchanged in prev: only changed tenants pay for
-// vendor resolution and name normalisation. digests may be nil.
+// vendor resolution and name normalisation. digests may be nil. The index
+// keeps no reference to the inventories.
 func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, inventories map[string][]Asset, digests map[string]string) *Index {
-	ix := &Index{tenants: map[string]Tenant{}, byVendor: map[string][]*indexed{}, Unresolved: map[string][]string{},
-		vendors: vendors, structured: map[string]*vendorAssets{}, perTenant: map[string][]indexed{}, digests: digests}
+	ix := &Index{tenants: map[string]Tenant{}, byVendor: map[string][]ref{}, Unresolved: map[string][]string{},
+		vendors: vendors, structured: map[string]*vendorAssets{}, perTenant: map[string]*tenantAssets{}, digests: digests}
+	if prev != nil {
+		ix.tab = prev.tab
+	} else {
+		ix.tab = newStrTable()
+	}
+	tab := ix.tab
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
 	// Many assets share a product: normalise each distinct name once.
-	norm := map[string]string{}
-	normalize := func(vendorID, product string, f func() string) string {
+	norm := map[string]uint32{}
+	normalize := func(vendorID, product string, f func() string) uint32 {
 		k := vendorID + "\x00" + product
 		if n, ok := norm[k]; ok {
 			return n
 		}
-		n := f()
+		n := tab.put(f())
 		norm[k] = n
 		return n
 	}
-	var tab *strTable // for the tenants built anew
 	for _, t := range tenants {
 		ix.tenants[t.ID] = t
 		for _, s := range t.Subscriptions {
@@ -84,10 +87,11 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 			continue
 		}
 		inv := inventories[t.ID]
-		if tab == nil {
-			tab = newStrTable()
+		idBytes := 0
+		for i := range inv {
+			idBytes += len(inv[i].ID)
 		}
-		entries := make([]indexed, 0, len(inv))
+		ta := &tenantAssets{entries: make([]indexed, 0, len(inv)), ids: make([]byte, 0, idBytes)}
 		for i := range inv {
 			a := &inv[i]
 			r, ok := vendors.Resolve(a.Vendor)
@@ -96,50 +100,51 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 				continue
 			}
 			v := r.Vendor
-			c := indexed{
-				tenant: t.ID, rec: tab.record(a), tab: tab, vendor: v, vendorAlias: r.Alias,
-				product: normalize(v.ID, a.Product, func() string { return vendors.NormalizeProduct(a.Product, v) }),
-				model:   normalize("", a.Model, func() string { return enrich.Normalize(a.Model) }),
-			}
+			c := tab.entry(a, ta)
+			c.vendor, c.alias = tab.put(v.ID), tab.put(r.Alias)
+			c.product = normalize(v.ID, a.Product, func() string { return vendors.NormalizeProduct(a.Product, v) })
+			c.model = normalize("", a.Model, func() string { return enrich.Normalize(a.Model) })
 			if a.CPE != "" {
 				if n := parseCPEName(a.CPE); n.product != "" {
-					c.cpe = &n
+					c.cpeVendor, c.cpeProduct = tab.put(n.vendor), tab.put(n.product)
 				}
 			}
-			entries = append(entries, c)
+			ta.entries = append(ta.entries, c)
 		}
-		byID := make([]int32, len(entries))
+		byID := make([]int32, len(ta.entries))
 		for i := range byID {
 			byID[i] = int32(i)
 		}
-		slices.SortFunc(byID, func(a, b int32) int { return strings.Compare(entries[a].rec.id, entries[b].rec.id) })
+		slices.SortFunc(byID, func(a, b int32) int { return strings.Compare(ta.id(&ta.entries[a]), ta.id(&ta.entries[b])) })
 		for k, i := range byID {
-			entries[i].order = int32(k)
+			ta.entries[i].order = int32(k)
 		}
-		ix.perTenant[t.ID] = entries
+		ix.perTenant[t.ID] = ta
 	}
-	if tab != nil {
-		tab.done()
-	}
+	ix.strs, ix.tagLists = tab.strs, tab.tags
 	for id := range ix.tenants {
 		ix.tenantIDs = append(ix.tenantIDs, id)
 	}
 	sort.Strings(ix.tenantIDs)
 	ix.tenantPos = make(map[string]int32, len(ix.tenantIDs))
 	ix.clearance = make([]int, len(ix.tenantIDs))
+	ix.byPos = make([]*tenantAssets, len(ix.tenantIDs))
 	for i, id := range ix.tenantIDs {
 		ix.tenantPos[id] = int32(i)
 		ix.clearance[i] = tlpRank[ix.tenants[id].TLPClearance]
-	}
-	for _, entries := range ix.perTenant {
-		for i := range entries {
-			c := &entries[i]
-			ix.byVendor[c.vendor.ID] = append(ix.byVendor[c.vendor.ID], c)
+		ta := ix.perTenant[id]
+		if ta == nil {
+			ta = &tenantAssets{}
 		}
-		ix.assets += len(entries)
+		ix.byPos[i] = ta
+		for k := range ta.entries {
+			vid := ix.strs[ta.entries[k].vendor]
+			ix.byVendor[vid] = append(ix.byVendor[vid], ref{int32(i), int32(k)})
+		}
+		ix.assets += len(ta.entries)
 	}
 	for vid, list := range ix.byVendor {
-		ix.structured[vid] = newVendorAssets(list, ix.tenantPos)
+		ix.structured[vid] = newVendorAssets(ix, list)
 	}
 	return ix
 }
@@ -215,19 +220,20 @@ const (
 	verdictExcluded         // vendor and product match, the version is outside the range
 )
 
-func matchAsset(c *indexed, vr advisory.VendorRef, text string, bound Bound, hasBound bool) (AssetMatch, verdict) {
+func (ix *Index) matchAsset(c *indexed, vr advisory.VendorRef, text string, bound Bound, hasBound bool) (AssetMatch, verdict) {
 	var productReason string
+	product, model := ix.str(c.product), ix.str(c.model)
 	byModel := false
 	switch {
-	case c.product != "" && strings.Contains(text, " "+c.product+" "):
-		productReason = fmt.Sprintf("product %q in advisory text", c.field(fProduct))
-	case len(c.model) >= 3 && strings.Contains(text, " "+c.model+" "):
-		productReason = fmt.Sprintf("model %q in advisory text", c.field(fModel))
+	case product != "" && strings.Contains(text, " "+product+" "):
+		productReason = fmt.Sprintf("product %q in advisory text", ix.field(c, fProduct))
+	case len(model) >= 3 && strings.Contains(text, " "+model+" "):
+		productReason = fmt.Sprintf("model %q in advisory text", ix.field(c, fModel))
 		byModel = true
 	default:
 		return AssetMatch{}, verdictNone
 	}
-	vendorReason := fmt.Sprintf("vendor %q = %q (%s, in advisory %s)", c.field(fVendor), vr.MatchedAs, c.vendor.ID, vr.Field)
+	vendorReason := fmt.Sprintf("vendor %q = %q (%s, in advisory %s)", ix.field(c, fVendor), vr.MatchedAs, ix.str(c.vendor), vr.Field)
 	rule := "text-product"
 	if byModel {
 		rule = "text-model"
@@ -237,10 +243,10 @@ func matchAsset(c *indexed, vr advisory.VendorRef, text string, bound Bound, has
 	case !hasBound:
 		m.Confidence = Possible
 		m.Reasons = append(m.Reasons, "advisory states no version range: asset version not compared")
-	case c.field(fVersion) == "":
+	case ix.field(c, fVersion) == "":
 		m.Confidence = Possible
 		m.Reasons = append(m.Reasons, fmt.Sprintf("asset version unknown; advisory says %q", bound.Phrase))
-	case bound.Affects(c.field(fVersion)):
+	case bound.Affects(ix.field(c, fVersion)):
 		op := "<"
 		if bound.Inclusive {
 			op = "<="
@@ -249,7 +255,7 @@ func matchAsset(c *indexed, vr advisory.VendorRef, text string, bound Bound, has
 		if byModel {
 			m.Confidence = Probable
 		}
-		m.Reasons = append(m.Reasons, fmt.Sprintf("version %s %s %s (advisory: %q)", c.field(fVersion), op, bound.Version, bound.Phrase))
+		m.Reasons = append(m.Reasons, fmt.Sprintf("version %s %s %s (advisory: %q)", ix.field(c, fVersion), op, bound.Version, bound.Phrase))
 	default:
 		return AssetMatch{}, verdictExcluded // version is outside the affected range
 	}

@@ -27,34 +27,36 @@ type vendorAssets struct {
 // group is the assets with the same vendor, product, model, version and CPE
 // as written in the inventories.
 type group struct {
-	c       *indexed // the first member: what the advisory compares
+	c       indexed  // the first member: what the advisory compares
 	members []member // by tenant, then asset id
 }
 
 // member is one asset of a group, with what matching reads of it inline,
-// so that emitting thousands of hits does not chase pointers.
+// so that emitting thousands of hits does not chase entries; no pointers.
 type member struct {
-	c         *indexed
-	ti, order int32
-	score     int8 // assetScore
+	ti, k, order int32 // tenant position, entry position, asset position
+	score        int8  // assetScore
 }
 
-type groupKey struct{ vendor, product, model, version, cpe string }
+// groupKey is vendor, product, model, version and CPE as written (string
+// table positions).
+type groupKey struct{ vendor, product, model, version, cpe uint32 }
 
-func newVendorAssets(list []*indexed, tenantPos map[string]int32) *vendorAssets {
+func newVendorAssets(ix *Index, list []ref) *vendorAssets {
 	va := &vendorAssets{byName: map[string][]*group{}, byCompact: map[string][]*group{}, byExtends: map[string][]*group{},
 		byModel: map[string][]*group{}, byCPE: map[string][]*group{}}
 	groups := map[groupKey]*group{}
 	var order []*group
-	for _, c := range list {
-		k := groupKey{c.field(fVendor), c.field(fProduct), c.field(fModel), c.field(fVersion), c.field(fCPE)}
+	for _, r := range list {
+		c := ix.entry(r)
+		k := groupKey{c.f[fVendor], c.f[fProduct], c.f[fModel], c.f[fVersion], c.f[fCPE]}
 		g := groups[k]
 		if g == nil {
-			g = &group{c: c}
+			g = &group{c: *c}
 			groups[k] = g
 			order = append(order, g)
 		}
-		g.members = append(g.members, member{c: c, ti: tenantPos[c.tenant], order: c.order, score: assetScore(c.field(fCriticality), c.field(fZone))})
+		g.members = append(g.members, member{ti: r.ti, k: r.k, order: c.order, score: assetScore(ix.field(c, fCriticality), ix.field(c, fZone))})
 	}
 	for _, g := range order {
 		slices.SortFunc(g.members, func(a, b member) int {
@@ -63,23 +65,24 @@ func newVendorAssets(list []*indexed, tenantPos map[string]int32) *vendorAssets 
 			}
 			return int(a.order - b.order)
 		})
-		c := g.c
-		if c.product != "" {
-			va.byName[c.product] = append(va.byName[c.product], g)
-			if compact := strings.ReplaceAll(c.product, " ", ""); compact != c.product {
+		product, model := ix.str(g.c.product), ix.str(g.c.model)
+		if product != "" {
+			va.byName[product] = append(va.byName[product], g)
+			if compact := strings.ReplaceAll(product, " ", ""); compact != product {
 				va.byCompact[compact] = append(va.byCompact[compact], g)
 			}
-			for i := 0; i < len(c.product); i++ {
-				if c.product[i] == ' ' {
-					va.byExtends[c.product[:i]] = append(va.byExtends[c.product[:i]], g)
+			for i := 0; i < len(product); i++ {
+				if product[i] == ' ' {
+					va.byExtends[product[:i]] = append(va.byExtends[product[:i]], g)
 				}
 			}
 		}
-		if c.model != "" {
-			va.byModel[c.model] = append(va.byModel[c.model], g)
+		if model != "" {
+			va.byModel[model] = append(va.byModel[model], g)
 		}
-		if c.cpe != nil {
-			va.byCPE[c.cpe.product] = append(va.byCPE[c.cpe.product], g)
+		if g.c.cpeProduct != 0 {
+			cp := ix.str(g.c.cpeProduct)
+			va.byCPE[cp] = append(va.byCPE[cp], g)
 		}
 	}
 	return va
@@ -158,9 +161,9 @@ func (ix *Index) matchStructured(adv *advisory.Advisory, cleared func(int32) boo
 		vd, _ := pv.Get(vendorID)
 		name := pv.NormalizeProduct(p.Name, &vd)
 		pcpe := parseCPEName(p.CPE)
-		j := newProductJudge(p, alias)
-		for _, cand := range candidates(va, name, p, pcpe) {
-			ev := j.judge(cand.g.c, cand.rule)
+		j := newProductJudge(ix, p, alias)
+		for _, cand := range candidates(ix, va, name, p, pcpe) {
+			ev := j.judge(&cand.g.c, cand.rule)
 			if i, seen := best[cand.g]; !seen {
 				best[cand.g] = len(evs)
 				evs = append(evs, ev)
@@ -185,7 +188,7 @@ func (ix *Index) matchStructured(adv *advisory.Advisory, cleared func(int32) boo
 		tmpl := int32(-1)
 		if ev.matched {
 			tmpl = int32(len(res.tmpls))
-			res.tmpls = append(res.tmpls, ev.assetMatch(g.c))
+			res.tmpls = append(res.tmpls, ev.assetMatch(&g.c))
 		}
 		for k := range g.members {
 			if mb := &g.members[k]; cleared(mb.ti) {
@@ -248,7 +251,7 @@ type candidate struct {
 	rule string
 }
 
-func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName) []candidate {
+func candidates(ix *Index, va *vendorAssets, name string, p advisory.Product, pcpe cpeName) []candidate {
 	var out []candidate
 	var seen map[*group]bool // built once a list is long enough to repeat groups
 	add := func(g *group, rule string) {
@@ -308,7 +311,7 @@ func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName)
 	}
 	if pcpe.product != "" {
 		for _, g := range va.byCPE[pcpe.product] {
-			if g.c.cpe.matches(pcpe) {
+			if ix.cpe(&g.c).matches(pcpe) {
 				add(g, "cpe")
 			}
 		}
@@ -320,6 +323,7 @@ func candidates(va *vendorAssets, name string, p advisory.Product, pcpe cpeName)
 // product's ranges once and remembers verdicts and wording per asset
 // version and name, since many assets of many tenants share them.
 type productJudge struct {
+	ix       *Index
 	p        advisory.Product
 	alias    string
 	ranges   []parsedRange
@@ -340,12 +344,12 @@ type verdictWhy struct {
 	why string
 }
 
-func newProductJudge(p advisory.Product, alias string) *productJudge {
+func newProductJudge(ix *Index, p advisory.Product, alias string) *productJudge {
 	versions := p.Versions
 	if v := nameVersion(p.Name); v != "" && (len(versions) == 0 || (len(versions) == 1 && versions[0] == "*")) {
 		versions = []string{v} // "IntelliSpace Portal 7.0.x": the name carries the range
 	}
-	j := &productJudge{p: p, alias: alias, verdicts: map[string]verdictWhy{}, names: map[nameKey][]string{}}
+	j := &productJudge{ix: ix, p: p, alias: alias, verdicts: map[string]verdictWhy{}, names: map[nameKey][]string{}}
 	j.ranges = make([]parsedRange, 0, len(versions))
 	for _, e := range versions {
 		r, ok := cachedRange(e)
@@ -365,21 +369,21 @@ func (j *productJudge) verdict(version string) (RangeVerdict, string) {
 
 // nameReasons words the vendor and product part of the explanation.
 func (j *productJudge) nameReasons(c *indexed, rule string) []string {
-	key := nameKey{c.field(fVendor), c.field(fProduct), c.field(fModel), rule}
+	key := nameKey{j.ix.field(c, fVendor), j.ix.field(c, fProduct), j.ix.field(c, fModel), rule}
 	if r, ok := j.names[key]; ok {
 		return r
 	}
 	p := j.p
-	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", c.field(fVendor), j.alias, c.vendor.ID)}
+	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", j.ix.field(c, fVendor), j.alias, j.ix.str(c.vendor))}
 	switch rule {
 	case "product":
-		reasons = append(reasons, fmt.Sprintf("product %q = %q in the advisory's product list", c.field(fProduct), p.Name))
+		reasons = append(reasons, fmt.Sprintf("product %q = %q in the advisory's product list", j.ix.field(c, fProduct), p.Name))
 	case "product-prefix":
-		reasons = append(reasons, fmt.Sprintf("product %q ~ %q (one name extends the other)", c.field(fProduct), p.Name))
+		reasons = append(reasons, fmt.Sprintf("product %q ~ %q (one name extends the other)", j.ix.field(c, fProduct), p.Name))
 	case "model":
-		reasons = append(reasons, fmt.Sprintf("model %q in advisory product %q", c.field(fModel), p.Name))
+		reasons = append(reasons, fmt.Sprintf("model %q in advisory product %q", j.ix.field(c, fModel), p.Name))
 	case "cpe":
-		reasons = append(reasons, fmt.Sprintf("CPE %s matches %s", c.field(fCPE), p.CPE))
+		reasons = append(reasons, fmt.Sprintf("CPE %s matches %s", j.ix.field(c, fCPE), p.CPE))
 	}
 	j.names[key] = reasons
 	return reasons
@@ -391,7 +395,7 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 	if p.Status == "" {
 		return evidence{} // listed in the product tree, no statement about it
 	}
-	verdict, why := j.verdict(c.field(fVersion))
+	verdict, why := j.verdict(j.ix.field(c, fVersion))
 	fixedOrNot := p.Status == advisory.StatusFixed || p.Status == advisory.StatusNotAffected
 	switch {
 	case fixedOrNot && verdict != InRange:
