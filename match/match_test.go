@@ -3,9 +3,11 @@ package match
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vigilhealth/vigil/advisory"
@@ -229,4 +231,62 @@ func TestAlertAssetsKeepEveryInventoryField(t *testing.T) {
 		t.Fatal("tenant a was indexed again, or b was not: the reuse is not tested")
 	}
 	check(second)
+}
+
+// A build appends to the string table the index in use reads: matching
+// side by side with builds (run under -race) sees the same alerts
+// throughout.
+func TestMatchDuringUpdatesSeesAStableIndex(t *testing.T) {
+	vendors := enrich.MustLoadVendors()
+	tenants := []Tenant{{ID: "a", Name: "A", TLPClearance: "GREEN"}, {ID: "b", Name: "B", TLPClearance: "GREEN"}}
+	inv := map[string][]Asset{
+		"a": {{ID: "MON-1", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "2.0.2", Location: "ICU 1", Owner: "biomed@a.example"}},
+		"b": {{ID: "P-1", Vendor: "Philips", Product: "IntelliVue MX40", Version: "B.01"}},
+	}
+	digests := func() map[string]string {
+		d := map[string]string{}
+		for _, t := range tenants {
+			d[t.ID] = tenantDigest(t, inv[t.ID])
+		}
+		return d
+	}
+	adv := enriched("GE HealthCare CARESCAPE B450 Patient Monitor: Improper Authentication",
+		"Affected: CARESCAPE B450 firmware versions prior to 2.1. CVE-2026-31001")
+	var cur atomic.Pointer[Index]
+	cur.Store(UpdateIndex(nil, vendors, tenants, inv, digests()))
+	want := *cur.Load().Match(adv)[0].Assets[0].Asset
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				alerts := cur.Load().Match(adv)
+				if len(alerts) != 1 || !reflect.DeepEqual(*alerts[0].Assets[0].Asset, want) {
+					errs <- fmt.Errorf("alerts %+v", alerts)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 50 {
+		// Hospital b changes each time: new strings go into the table.
+		inv["b"] = append(inv["b"], Asset{ID: fmt.Sprintf("P-%d", i+2), Vendor: "Philips", Product: "IntelliVue MX40",
+			Version: fmt.Sprintf("B.%02d", i), Location: fmt.Sprintf("Ward %d", i)})
+		cur.Store(UpdateIndex(cur.Load(), vendors, tenants, inv, digests()))
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cur.Load().Assets(); n != 52 {
+		t.Fatalf("%d assets after the updates, want 52", n)
+	}
 }
