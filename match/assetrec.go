@@ -72,27 +72,24 @@ func newStrTable() *strTable {
 	return &strTable{strs: []string{""}, tags: [][]string{nil}, pos: map[string]uint32{"": 0}, tpos: map[string]uint32{}}
 }
 
-func (t *strTable) put(s string) uint32 {
-	if p, ok := t.pos[s]; ok {
-		return p
-	}
-	p := uint32(len(t.strs))
-	t.strs = append(t.strs, s)
-	t.pos[s] = p
-	return p
-}
+func (t *strTable) put(s string) uint32 { return add(&t.strs, t.pos, s, s) }
 
 func (t *strTable) putTags(tags []string) uint32 {
 	if len(tags) == 0 {
 		return 0
 	}
-	k := strings.Join(tags, "\x00")
-	if p, ok := t.tpos[k]; ok {
+	return add(&t.tags, t.tpos, strings.Join(tags, "\x00"), tags)
+}
+
+// add returns the position of key's value in list, appending v when the
+// key is new.
+func add[T any](list *[]T, pos map[string]uint32, key string, v T) uint32 {
+	if p, ok := pos[key]; ok {
 		return p
 	}
-	p := uint32(len(t.tags))
-	t.tags = append(t.tags, tags)
-	t.tpos[k] = p
+	p := uint32(len(*list))
+	*list = append(*list, v)
+	pos[key] = p
 	return p
 }
 
@@ -124,10 +121,13 @@ func (ix *Index) field(c *indexed, f int) string { return ix.strs[c.f[f]] }
 // entry returns the entry a ref names.
 func (ix *Index) entry(r ref) *indexed { return &ix.byPos[r.ti].entries[r.k] }
 
-// asset makes the Asset back from an entry of the hospital at ti.
-func (ix *Index) asset(ti int32, c *indexed) Asset {
-	s := ix.strs
-	return Asset{ID: ix.byPos[ti].id(c), Vendor: s[c.f[fVendor]], Product: s[c.f[fProduct]], Model: s[c.f[fModel]], Version: s[c.f[fVersion]],
+// id returns the id of the asset a ref names.
+func (ix *Index) id(r ref) string { return ix.byPos[r.ti].id(ix.entry(r)) }
+
+// asset makes the Asset a ref names back from its entry.
+func (ix *Index) asset(r ref) Asset {
+	s, c := ix.strs, ix.entry(r)
+	return Asset{ID: ix.byPos[r.ti].id(c), Vendor: s[c.f[fVendor]], Product: s[c.f[fProduct]], Model: s[c.f[fModel]], Version: s[c.f[fVersion]],
 		Category: s[c.f[fCategory]], Criticality: s[c.f[fCriticality]], Location: s[c.f[fLocation]], Zone: s[c.f[fZone]],
 		Owner: s[c.f[fOwner]], CPE: s[c.f[fCPE]], PURL: s[c.f[fPURL]], Tags: ix.tagLists[c.tags]}
 }

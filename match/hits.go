@@ -168,12 +168,12 @@ func (ix *Index) assemble(adv *advisory.Advisory, aref AdvisoryRef, res *hits) [
 			x := &list[j]
 			mb := res.member(x)
 			if x.tmpl < 0 {
-				excluded = append(excluded, ix.byPos[mb.ti].id(ix.entry(ref{mb.ti, mb.k})))
+				excluded = append(excluded, ix.id(ref{mb.ti, mb.k}))
 				continue
 			}
 			m := res.tmpls[x.tmpl]
 			a := &assets[len(matches)]
-			*a = ix.asset(mb.ti, ix.entry(ref{mb.ti, mb.k}))
+			*a = ix.asset(ref{mb.ti, mb.k})
 			m.Asset = a
 			matches = append(matches, m)
 			if p, score := priority(&aref, x.score, m.Confidence); score > best {

@@ -161,7 +161,7 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 	if adv.Enrichment == nil {
 		return nil
 	}
-	ref := AdvisoryRef{
+	aref := AdvisoryRef{
 		Source: adv.Source, ID: adv.ID, Revision: adv.Revision, Title: adv.Title, URL: adv.URL,
 		Summary: adv.Summary, Published: adv.Published, FetchedAt: adv.FetchedAt, CVEs: adv.CVEs,
 		KEV: adv.KEV, Severity: adv.Severity, TLP: adv.TLP,
@@ -174,13 +174,13 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 	} else {
 		res = ix.matchText(adv, cleared)
 	}
-	alerts := ix.assemble(adv, ref, res)
+	alerts := ix.assemble(adv, aref, res)
 	if len(ix.watchers) > 0 {
 		have := make(map[string]bool, len(alerts))
 		for _, a := range alerts {
 			have[a.Tenant] = len(a.Assets) > 0
 		}
-		if w := ix.watchAlerts(adv, ref, have); len(w) > 0 {
+		if w := ix.watchAlerts(adv, aref, have); len(w) > 0 {
 			alerts = append(alerts, w...)
 			sort.SliceStable(alerts, func(i, j int) bool { return alerts[i].Tenant < alerts[j].Tenant })
 		}

@@ -83,7 +83,7 @@ func TestLifecycleOneAlertPerClusterAcrossSources(t *testing.T) {
 func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	ctx := context.Background()
 	m, b, adv := demoMatcher(t)
-	count := func() uint64 { return alertMessages(t, b) }
+	count := func() uint64 { return testenv.StreamMsgs(t, b, bus.StreamAlerts) }
 	first := m.index.Load().Match(adv)
 	if len(first) != 1 {
 		t.Fatalf("%d alerts", len(first))
@@ -141,21 +141,6 @@ func demoMatcher(t *testing.T) (*Matcher, *bus.Bus, *advisory.Advisory) {
 	return m, b, enriched("GE HealthCare CARESCAPE B450: authentication bypass", "Firmware prior to 2.1 is affected.")
 }
 
-// alertMessages counts the messages in the alerts stream.
-func alertMessages(t *testing.T, b *bus.Bus) uint64 {
-	t.Helper()
-	ctx := context.Background()
-	s, err := b.JS.Stream(ctx, bus.StreamAlerts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
 // The retro-match stores its alerts' revisions before it publishes them.
 // Stopped in between, the next revision of such an alert publishes it;
 // once the retro-match published them, nothing is sent again.
@@ -166,7 +151,7 @@ func TestAlertStoredByAnInterruptedRetroMatchIsPublishedNext(t *testing.T) {
 	if publish, err := revise(ctx, b.AlertState, &held[0], true); err != nil || !publish {
 		t.Fatalf("retro revise: %v %v", publish, err)
 	}
-	if n := alertMessages(t, b); n != 0 {
+	if n := testenv.StreamMsgs(t, b, bus.StreamAlerts); n != 0 {
 		t.Fatalf("%d messages before any publish", n)
 	}
 	// The retro-match stopped here. The same advisory comes again live.
@@ -174,7 +159,7 @@ func TestAlertStoredByAnInterruptedRetroMatchIsPublishedNext(t *testing.T) {
 	if err := m.alert(ctx, &live[0], adv); err != nil {
 		t.Fatal(err)
 	}
-	if n := alertMessages(t, b); n != 1 || live[0].Revision != "1" {
+	if n := testenv.StreamMsgs(t, b, bus.StreamAlerts); n != 1 || live[0].Revision != "1" {
 		t.Fatalf("%d messages (revision %s), want the stored revision 1 published once", n, live[0].Revision)
 	}
 	// The mark is gone: the same news again is not a revision to publish
@@ -200,7 +185,7 @@ func TestAlertStoredByAnInterruptedRetroMatchIsPublishedNext(t *testing.T) {
 	if next, err := prepare(ctx, b.AlertState, &later[0], false); err != nil || next == nil || next.publish {
 		t.Fatalf("a published retro alert would be sent again: %v (%v)", next != nil && next.publish, err)
 	}
-	if n := alertMessages(t, b); n != 2 {
+	if n := testenv.StreamMsgs(t, b, bus.StreamAlerts); n != 2 {
 		t.Fatalf("%d messages, want 2", n)
 	}
 }

@@ -79,10 +79,25 @@ func enriched(title, summary string) *advisory.Advisory {
 	return &a
 }
 
+// b450Advisory is a bulletin on GE HealthCare CARESCAPE B450 firmware
+// before 2.1.
+func b450Advisory() *advisory.Advisory {
+	return enriched("GE HealthCare CARESCAPE B450 Patient Monitor: Improper Authentication",
+		"Affected: CARESCAPE B450 firmware versions prior to 2.1. CVE-2026-31001")
+}
+
+// digestsOf is what the matcher computes to reuse unchanged tenants.
+func digestsOf(tenants []Tenant, inv map[string][]Asset) map[string]string {
+	d := map[string]string{}
+	for _, t := range tenants {
+		d[t.ID] = tenantDigest(t, inv[t.ID])
+	}
+	return d
+}
+
 func TestMatchExplainsVersionComparison(t *testing.T) {
 	ix := demoIndex(t)
-	alerts := ix.Match(enriched("GE HealthCare CARESCAPE B450 Patient Monitor: Improper Authentication",
-		"Affected: CARESCAPE B450 firmware versions prior to 2.1. CVE-2026-31001"))
+	alerts := ix.Match(b450Advisory())
 	if len(alerts) != 1 {
 		t.Fatalf("%d alerts", len(alerts))
 	}
@@ -166,16 +181,9 @@ func TestUpdateIndexReusesUnchangedTenants(t *testing.T) {
 		"a": {{ID: "1", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "2.0"}},
 		"b": {{ID: "1", Vendor: "Philips", Product: "IntelliVue MX40", Version: "B.01"}},
 	}
-	digests := func() map[string]string {
-		d := map[string]string{}
-		for _, t := range tenants {
-			d[t.ID] = tenantDigest(t, inv[t.ID])
-		}
-		return d
-	}
-	first := UpdateIndex(nil, vendors, tenants, inv, digests())
+	first := UpdateIndex(nil, vendors, tenants, inv, digestsOf(tenants, inv))
 	inv["b"] = append(inv["b"], Asset{ID: "2", Vendor: "Baxter", Product: "Sigma Spectrum", Version: "8"})
-	second := UpdateIndex(first, vendors, tenants, inv, digests())
+	second := UpdateIndex(first, vendors, tenants, inv, digestsOf(tenants, inv))
 	if second.perTenant["a"] != first.perTenant["a"] {
 		t.Error("unchanged tenant a was indexed again")
 	}
@@ -198,15 +206,7 @@ func TestAlertAssetsKeepEveryInventoryField(t *testing.T) {
 		"a": {full, {ID: "MON-8", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "2.0.2", Criticality: Low}},
 		"b": {{ID: "1", Vendor: "Philips", Product: "IntelliVue MX40", Version: "B.01"}},
 	}
-	digests := func() map[string]string {
-		d := map[string]string{}
-		for _, t := range tenants {
-			d[t.ID] = tenantDigest(t, inv[t.ID])
-		}
-		return d
-	}
-	adv := enriched("GE HealthCare CARESCAPE B450 Patient Monitor: Improper Authentication",
-		"Affected: CARESCAPE B450 firmware versions prior to 2.1. CVE-2026-31001")
+	adv := b450Advisory()
 	check := func(ix *Index) {
 		t.Helper()
 		alerts := ix.Match(adv)
@@ -223,10 +223,10 @@ func TestAlertAssetsKeepEveryInventoryField(t *testing.T) {
 			t.Fatalf("priority %s", alerts[0].Priority)
 		}
 	}
-	first := UpdateIndex(nil, vendors, tenants, inv, digests())
+	first := UpdateIndex(nil, vendors, tenants, inv, digestsOf(tenants, inv))
 	check(first)
 	inv["b"] = append(inv["b"], Asset{ID: "2", Vendor: "Baxter", Product: "Sigma Spectrum", Version: "8", Location: "ICU 3"})
-	second := UpdateIndex(first, vendors, tenants, inv, digests())
+	second := UpdateIndex(first, vendors, tenants, inv, digestsOf(tenants, inv))
 	if second.perTenant["a"] != first.perTenant["a"] || second.perTenant["b"] == first.perTenant["b"] {
 		t.Fatal("tenant a was indexed again, or b was not: the reuse is not tested")
 	}
@@ -243,17 +243,9 @@ func TestMatchDuringUpdatesSeesAStableIndex(t *testing.T) {
 		"a": {{ID: "MON-1", Vendor: "GE Healthcare", Product: "CARESCAPE B450", Version: "2.0.2", Location: "ICU 1", Owner: "biomed@a.example"}},
 		"b": {{ID: "P-1", Vendor: "Philips", Product: "IntelliVue MX40", Version: "B.01"}},
 	}
-	digests := func() map[string]string {
-		d := map[string]string{}
-		for _, t := range tenants {
-			d[t.ID] = tenantDigest(t, inv[t.ID])
-		}
-		return d
-	}
-	adv := enriched("GE HealthCare CARESCAPE B450 Patient Monitor: Improper Authentication",
-		"Affected: CARESCAPE B450 firmware versions prior to 2.1. CVE-2026-31001")
+	adv := b450Advisory()
 	var cur atomic.Pointer[Index]
-	cur.Store(UpdateIndex(nil, vendors, tenants, inv, digests()))
+	cur.Store(UpdateIndex(nil, vendors, tenants, inv, digestsOf(tenants, inv)))
 	want := *cur.Load().Match(adv)[0].Assets[0].Asset
 	done := make(chan struct{})
 	errs := make(chan error, 4)
@@ -278,7 +270,7 @@ func TestMatchDuringUpdatesSeesAStableIndex(t *testing.T) {
 		// Hospital b changes each time: new strings go into the table.
 		inv["b"] = append(inv["b"], Asset{ID: fmt.Sprintf("P-%d", i+2), Vendor: "Philips", Product: "IntelliVue MX40",
 			Version: fmt.Sprintf("B.%02d", i), Location: fmt.Sprintf("Ward %d", i)})
-		cur.Store(UpdateIndex(cur.Load(), vendors, tenants, inv, digests()))
+		cur.Store(UpdateIndex(cur.Load(), vendors, tenants, inv, digestsOf(tenants, inv)))
 	}
 	close(done)
 	for range 4 {

@@ -32,22 +32,6 @@ type routerRig struct {
 	d     *notify.Dispatcher
 }
 
-// pendingMessages counts the pending bucket's stream messages: waiting
-// entries and delete markers.
-func (r *routerRig) pendingMessages(t *testing.T) uint64 {
-	t.Helper()
-	ctx := context.Background()
-	s, err := r.bus.JS.Stream(ctx, "KV_"+bus.BucketPending)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
 func startRouter(t *testing.T, policy match.DeliveryPolicy, rates string, tune func(*routerRig, *match.Tenant)) *routerRig {
 	t.Helper()
 	r := &routerRig{hook: testenv.Webhook(t, hookSecret), logs: &testenv.SyncBuffer{}}
@@ -178,13 +162,13 @@ func TestBurstBecomesOneMessagePerChannelAndP1DoesNotWait(t *testing.T) {
 		t.Fatalf("pending entries left: %v", keys)
 	}
 	// The sent group left delete markers; the periodic purge removes them.
-	if n := r.pendingMessages(t); n == 0 {
+	if n := testenv.StreamMsgs(t, r.bus, "KV_"+bus.BucketPending); n == 0 {
 		t.Fatal("no delete markers after a group was sent: the purge below tests nothing")
 	}
 	if err := r.d.PurgeMarkers(context.Background(), -1); err != nil {
 		t.Fatal(err)
 	}
-	if n := r.pendingMessages(t); n != 0 {
+	if n := testenv.StreamMsgs(t, r.bus, "KV_"+bus.BucketPending); n != 0 {
 		t.Fatalf("%d messages left in the pending bucket after the purge", n)
 	}
 }
@@ -202,7 +186,7 @@ func TestAlertsSentAloneLeaveThePendingBucketEmpty(t *testing.T) {
 	if s, m, h := r.counts(); s != 20 || m != 20 || h != 20 {
 		t.Fatalf("%d slack, %d mail, %d webhook messages; want 20 each", s, m, h)
 	}
-	if n := r.pendingMessages(t); n != 0 {
+	if n := testenv.StreamMsgs(t, r.bus, "KV_"+bus.BucketPending); n != 0 {
 		t.Fatalf("%d messages in the pending bucket after 20 alerts sent alone", n)
 	}
 }
