@@ -1,6 +1,8 @@
 package match
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -135,4 +137,45 @@ func (ix *Index) asset(r ref) Asset {
 // cpe returns an entry's normalised CPE name (product "": none).
 func (ix *Index) cpe(c *indexed) cpeName {
 	return cpeName{vendor: ix.strs[c.cpeVendor], product: ix.strs[c.cpeProduct]}
+}
+
+// arrange lays out a hospital's entries by what groups them (vendor,
+// product, model, version, CPE as written), their ids in the same order,
+// so that the assets an advisory hits in one hospital lie side by side in
+// memory: making an alert's assets then reads a few runs of entries, not
+// one cache miss per asset. It then numbers the entries in asset id order.
+func (ta *tenantAssets) arrange() {
+	n := len(ta.entries)
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	key := func(c *indexed) [5]uint32 {
+		return [5]uint32{c.f[fVendor], c.f[fProduct], c.f[fModel], c.f[fVersion], c.f[fCPE]}
+	}
+	slices.SortStableFunc(perm, func(a, b int32) int {
+		ka, kb := key(&ta.entries[a]), key(&ta.entries[b])
+		for i := range ka {
+			if c := cmp.Compare(ka[i], kb[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	entries, ids := make([]indexed, n), make([]byte, 0, len(ta.ids))
+	for k, i := range perm {
+		c := ta.entries[i]
+		off := len(ids)
+		ids = append(ids, ta.ids[c.idOff:c.idOff+c.idLen]...)
+		c.idOff = uint32(off)
+		entries[k] = c
+	}
+	ta.entries, ta.ids = entries, ids
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(a, b int32) int { return strings.Compare(ta.id(&ta.entries[a]), ta.id(&ta.entries[b])) })
+	for k, i := range perm {
+		ta.entries[i].order = int32(k)
+	}
 }

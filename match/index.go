@@ -2,7 +2,6 @@ package match
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -111,14 +110,7 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 			}
 			ta.entries = append(ta.entries, c)
 		}
-		byID := make([]int32, len(ta.entries))
-		for i := range byID {
-			byID[i] = int32(i)
-		}
-		slices.SortFunc(byID, func(a, b int32) int { return strings.Compare(ta.id(&ta.entries[a]), ta.id(&ta.entries[b])) })
-		for k, i := range byID {
-			ta.entries[i].order = int32(k)
-		}
+		ta.arrange()
 		ix.perTenant[t.ID] = ta
 	}
 	ix.strs, ix.tagLists = tab.strs, tab.tags
