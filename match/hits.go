@@ -64,7 +64,7 @@ func (ix *Index) matchText(adv *advisory.Advisory, cleared func(int32) bool) *hi
 	for _, vr := range adv.Enrichment.Vendors {
 		for _, r := range ix.byVendor[vr.ID] {
 			ti := r.ti
-			if !cleared(ti) {
+			if cleared != nil && !cleared(ti) {
 				continue
 			}
 			c := ix.entry(r)
@@ -201,8 +201,13 @@ func (ix *Index) assemble(adv *advisory.Advisory, aref AdvisoryRef, res *hits) [
 }
 
 // clearedFor returns whether the tenant at a position may receive an
-// advisory marked tlp; unknown markings are treated as the most restrictive.
+// advisory marked tlp; unknown markings are treated as the most
+// restrictive. It returns nil when every tenant may (most advisories are
+// TLP:CLEAR), so that emitting hits costs no call per asset.
 func (ix *Index) clearedFor(tlp advisory.TLP) func(int32) bool {
 	r, ok := tlpRank[advisory.TLP(strings.ToUpper(string(tlp)))]
+	if ok && r <= ix.minClearance {
+		return nil
+	}
 	return func(ti int32) bool { return ok && ix.clearance[ti] >= r }
 }

@@ -30,6 +30,8 @@ type Index struct {
 	tenantIDs []string
 	tenantPos map[string]int32
 	clearance []int
+	// minClearance is the lowest clearance of any tenant (0 without tenants).
+	minClearance int
 	byPos     []*tenantAssets
 	// The string table, shared with the builds after this one, and the
 	// part of it this index reads (see assetrec.go).
@@ -124,6 +126,9 @@ func UpdateIndex(prev *Index, vendors *enrich.Vendors, tenants []Tenant, invento
 	for i, id := range ix.tenantIDs {
 		ix.tenantPos[id] = int32(i)
 		ix.clearance[i] = tlpRank[ix.tenants[id].TLPClearance]
+		if i == 0 || ix.clearance[i] < ix.minClearance {
+			ix.minClearance = ix.clearance[i]
+		}
 		ta := ix.perTenant[id]
 		if ta == nil {
 			ta = &tenantAssets{}

@@ -148,6 +148,24 @@ func TestTLPClearance(t *testing.T) {
 	if alerts := ix.Match(adv); len(alerts) != 0 {
 		t.Fatal("TLP:AMBER advisory reached a GREEN-cleared tenant")
 	}
+	// Tenants of different clearances, by product list and by text.
+	inv := loadInventory(t).Assets
+	ix = BuildIndex(enrich.MustLoadVendors(), []Tenant{{ID: "amber", Name: "A", TLPClearance: advisory.TLPAmber}, {ID: "green", Name: "G", TLPClearance: advisory.TLPGreen}},
+		map[string][]Asset{"amber": inv, "green": inv})
+	structured := *adv
+	structured.Products = []advisory.Product{{Vendor: "GE HealthCare", Name: "CARESCAPE B450", Versions: []string{"<2.1"}, Status: advisory.StatusAffected}}
+	for _, a := range []*advisory.Advisory{adv, &structured} {
+		for tlp, want := range map[advisory.TLP]string{"": "amber green", advisory.TLPGreen: "amber green", advisory.TLPAmber: "amber", advisory.TLPRed: "", "PURPLE": ""} {
+			a.TLP = tlp
+			var got []string
+			for _, al := range ix.Match(a) {
+				got = append(got, al.Tenant)
+			}
+			if strings.Join(got, " ") != want {
+				t.Errorf("TLP %q, products %d: alerts for %q, want %q", tlp, len(a.Products), got, want)
+			}
+		}
+	}
 }
 
 func TestTenantValidationNamesField(t *testing.T) {

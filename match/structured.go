@@ -191,7 +191,7 @@ func (ix *Index) matchStructured(adv *advisory.Advisory, cleared func(int32) boo
 			res.tmpls = append(res.tmpls, ev.assetMatch(&g.c))
 		}
 		for k := range g.members {
-			if mb := &g.members[k]; cleared(mb.ti) {
+			if mb := &g.members[k]; cleared == nil || cleared(mb.ti) {
 				res.list = append(res.list, hit{ti: mb.ti, order: mb.order, g: int32(i), k: int32(k), tmpl: tmpl, score: mb.score})
 			}
 		}
