@@ -32,7 +32,7 @@ type Index struct {
 	clearance []int
 	// minClearance is the lowest clearance of any tenant (0 without tenants).
 	minClearance int
-	byPos     []*tenantAssets
+	byPos        []*tenantAssets
 	// The string table, shared with the builds after this one, and the
 	// part of it this index reads (see assetrec.go).
 	tab      *strTable

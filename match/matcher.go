@@ -123,7 +123,7 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	// publish and commit); it retries the advisory, where the alerts
 	// already stored are unchanged and not sent again.
 	var g errgroup.Group
-	g.SetLimit(alertWorkers)
+	g.SetLimit(AlertWorkers)
 	for i := range alerts {
 		a := &alerts[i]
 		a.CreatedAt = now
@@ -132,8 +132,8 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	return g.Wait()
 }
 
-// alertWorkers bounds the alerts of one advisory revised at once.
-const alertWorkers = 16
+// AlertWorkers bounds the alerts of one advisory revised at once.
+const AlertWorkers = 16
 
 // alert revises one hospital's alert and publishes it when it changed and
 // the hospital subscribes to it. It is published before its state is

@@ -76,10 +76,7 @@ func baseline(ctx context.Context, b *bus.Bus, size, n, hops int) (float64, erro
 		return 0, err
 	}
 	defer func() { _ = b.JS.DeleteStream(context.Background(), stream) }()
-	payload := make([]byte, size)
-	for i := range payload {
-		payload[i] = 'a' + byte(i%26)
-	}
+	payload := filler(size)
 	var done atomic.Int64
 	finished := make(chan struct{})
 	var stops []jetstream.ConsumeContext

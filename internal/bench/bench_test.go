@@ -44,7 +44,10 @@ func TestPipelineBenchReportsWhatItMeasured(t *testing.T) {
 	if rep.TimeToAlertMS <= 0 || rep.TimeToAlertMS > float64(o.PollInterval.Milliseconds())+1000 {
 		t.Fatalf("time to alert %.0f ms with a %s poll interval", rep.TimeToAlertMS, o.PollInterval)
 	}
-	for _, want := range []string{"advisories in", "JetStream baseline", "time to alert"} {
+	if rep.FanoutBaselineP99MS <= 0 || rep.FanoutBaselineP50MS > rep.FanoutBaselineP99MS || rep.AlertBytes < 500 {
+		t.Fatalf("fan-out baseline p50 %v p99 %v, alerts of %d bytes", rep.FanoutBaselineP50MS, rep.FanoutBaselineP99MS, rep.AlertBytes)
+	}
+	for _, want := range []string{"advisories in", "JetStream baseline", "bus alone", "time to alert"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -66,5 +69,39 @@ func TestStoreBenchTimesEveryDocumentedQuery(t *testing.T) {
 		if q.Err != "" || q.Median <= 0 {
 			t.Errorf("%s: %s (%.1f ms)", q.Title, q.Err, q.Median)
 		}
+	}
+}
+
+// TestFanoutBaselineReplaysEveryDelivery replays a small schedule on the
+// bare bus: one latency per delivery the load made, each measured from its
+// advisory's own publish, not from the start of the replay.
+func TestFanoutBaselineReplaysEveryDelivery(t *testing.T) {
+	b := testenv.NATS(t)
+	r := replay{
+		sched:    []sent{{"a", 0}, {"b", 0}, {"c", 1500 * time.Millisecond}},
+		fanout:   map[string]int{"b": 40, "c": 3, "": 7}, // "": deliveries of alerts not seen, not replayed
+		advBytes: 1500, alertSize: 4000,
+	}
+	lat, err := fanoutBaseline(context.Background(), b, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lat) != 43 {
+		t.Fatalf("%d latencies, want 43 (40 + 3)", len(lat))
+	}
+	late := 0
+	for _, ms := range lat {
+		if ms < 0 {
+			t.Fatalf("negative latency %v", ms)
+		}
+		if ms >= 1500 {
+			late++
+		}
+	}
+	if late > 0 {
+		t.Fatalf("%d latencies of 1.5 s or more: measured from the start of the replay, not from each publish (%v)", late, lat)
+	}
+	if _, err := fanoutBaseline(context.Background(), b, replay{sched: []sent{{"a", 0}}, fanout: map[string]int{}}); err == nil || !strings.Contains(err.Error(), "no deliveries") {
+		t.Fatalf("a load without deliveries: %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -23,9 +22,7 @@ import (
 	"github.com/vigilhealth/vigil/internal/config"
 	"github.com/vigilhealth/vigil/internal/pipeline"
 	"github.com/vigilhealth/vigil/internal/sink"
-	"github.com/vigilhealth/vigil/internal/wire"
 	"github.com/vigilhealth/vigil/match"
-	"github.com/vigilhealth/vigil/notify"
 )
 
 // PipelineOptions shape `vigil bench`.
@@ -70,13 +67,18 @@ type PipelineReport struct {
 	CPUSeconds         float64 `json:"cpu_seconds"`
 	PeakRSSMB          float64 `json:"peak_rss_mb"`
 	BaselinePerS       float64 `json:"baseline_per_s"`
-	BaselineHops       int     `json:"baseline_hops"`
-	RatioToBaseline    float64 `json:"ratio_to_baseline"`
-	TimeToAlertMS      float64 `json:"time_to_alert_ms"`
-	PollIntervalMS     float64 `json:"poll_interval_ms"`
-	StoreClickHouse    bool    `json:"store_clickhouse"`
-	IndexLoadSeconds   float64 `json:"index_load_s"`
-	MatchShare         float64 `json:"match_share"`
+	// The latency the bus alone allows under the same load (see
+	// fanoutBaseline); measured at a target rate only.
+	FanoutBaselineP50MS float64 `json:"fanout_baseline_p50_ms"`
+	FanoutBaselineP99MS float64 `json:"fanout_baseline_p99_ms"`
+	AlertBytes          int     `json:"alert_bytes"`
+	BaselineHops        int     `json:"baseline_hops"`
+	RatioToBaseline     float64 `json:"ratio_to_baseline"`
+	TimeToAlertMS       float64 `json:"time_to_alert_ms"`
+	PollIntervalMS      float64 `json:"poll_interval_ms"`
+	StoreClickHouse     bool    `json:"store_clickhouse"`
+	IndexLoadSeconds    float64 `json:"index_load_s"`
+	MatchShare          float64 `json:"match_share"`
 }
 
 // Pipeline runs the real pipeline (embedded NATS, enrich, match, notify
@@ -172,11 +174,12 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 		done = o.OnLoad()
 	}
 	t0 := time.Now()
-	n, size, err := load(ctx, b, gen, o.Rate, o.Duration)
+	sched, size, err := load(ctx, b, gen, o.Rate, o.Duration)
 	if err != nil {
 		done()
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	n := len(sched)
 	rep.Advisories, rep.MessageBytes = n, size
 	end, err := drained(ctx, b, 2*time.Minute)
 	done()
@@ -213,6 +216,17 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 	if base > 0 {
 		rep.RatioToBaseline = rep.AdvisoriesPerS / base
 	}
+	// The bus alone under this load: same schedule, same fan-out.
+	fan, alertSize := rec.fanout()
+	rep.AlertBytes = alertSize
+	if o.Rate > 0 {
+		say("fan-out baseline: the load's %d advisories and %d deliveries again on bare JetStream...", n, len(lat))
+		flat, err := fanoutBaseline(ctx, b, replay{sched: sched, fanout: fan, advBytes: size, alertSize: alertSize})
+		if err != nil {
+			return nil, fmt.Errorf("fan-out baseline: %w", err)
+		}
+		rep.FanoutBaselineP50MS, rep.FanoutBaselineP99MS = pct(flat, 0.5), pct(flat, 0.99)
+	}
 
 	// Time to alert through a feed, with the poll interval given.
 	if o.PollInterval > 0 {
@@ -240,93 +254,6 @@ func rateText(r float64) string {
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-
-// recorder collects alerts and delivery latencies from the bus.
-type recorder struct {
-	mu        sync.Mutex
-	alerts    int
-	lat       []float64
-	alertLat  []float64         // raw publish -> alert made
-	enrichLat []float64         // raw publish -> enriched
-	byAlert   map[string]string // alert id -> advisory id
-	delivered map[string]time.Time
-}
-
-func (r *recorder) alert(m *nats.Msg) {
-	var a struct {
-		ID       string `json:"id"`
-		Advisory struct {
-			ID        string    `json:"id"`
-			FetchedAt time.Time `json:"fetched_at"`
-		} `json:"advisory"`
-		CreatedAt time.Time `json:"created_at"`
-	}
-	if wire.Unmarshal(m.Data, &a) != nil {
-		return
-	}
-	r.mu.Lock()
-	r.alerts++
-	if !a.Advisory.FetchedAt.IsZero() {
-		r.alertLat = append(r.alertLat, float64(a.CreatedAt.Sub(a.Advisory.FetchedAt).Milliseconds()))
-	}
-	if r.byAlert == nil {
-		r.byAlert = map[string]string{}
-	}
-	r.byAlert[a.ID] = a.Advisory.ID
-	r.mu.Unlock()
-}
-
-func (r *recorder) delivery(m *nats.Msg) {
-	var d notify.Delivery
-	if wire.Unmarshal(m.Data, &d) != nil || d.Status != notify.StatusDelivered {
-		return
-	}
-	r.mu.Lock()
-	r.lat = append(r.lat, float64(d.LatencyMS))
-	if r.delivered == nil {
-		r.delivered = map[string]time.Time{}
-	}
-	if adv, ok := r.byAlert[d.AlertID]; ok {
-		if _, seen := r.delivered[adv]; !seen {
-			r.delivered[adv] = time.Now()
-		}
-	}
-	r.mu.Unlock()
-}
-
-func (r *recorder) reset() {
-	r.mu.Lock()
-	r.alerts, r.lat, r.alertLat, r.enrichLat = 0, nil, nil, nil
-	r.mu.Unlock()
-}
-
-func (r *recorder) snapshot() (alerts int, lat, alertLat, enrichLat []float64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.alerts, append([]float64(nil), r.lat...), append([]float64(nil), r.alertLat...), append([]float64(nil), r.enrichLat...)
-}
-
-func (r *recorder) enriched(m *nats.Msg) {
-	var a struct {
-		FetchedAt  time.Time `json:"fetched_at"`
-		Enrichment struct {
-			EnrichedAt time.Time `json:"enriched_at"`
-		} `json:"enrichment"`
-	}
-	if wire.Unmarshal(m.Data, &a) != nil || a.FetchedAt.IsZero() {
-		return
-	}
-	r.mu.Lock()
-	r.enrichLat = append(r.enrichLat, float64(a.Enrichment.EnrichedAt.Sub(a.FetchedAt).Milliseconds()))
-	r.mu.Unlock()
-}
-
-func (r *recorder) deliveredAt(advisoryID string) (time.Time, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, ok := r.delivered[advisoryID]
-	return t, ok
-}
 
 func pct(v []float64, p float64) float64 {
 	if len(v) == 0 {
@@ -378,9 +305,11 @@ func publishRaw(ctx context.Context, b *bus.Bus, id string, data []byte) error {
 // measured. At rate 0 it publishes as fast as the pipeline takes them:
 // it pauses while more than 2,000 advisories wait for enrich or match, so
 // the figure is the pipeline's pace, not the size of a backlog.
-func load(ctx context.Context, b *bus.Bus, gen *advisoryGen, rate float64, d time.Duration) (int, int, error) {
-	end := time.Now().Add(d)
+func load(ctx context.Context, b *bus.Bus, gen *advisoryGen, rate float64, d time.Duration) ([]sent, int, error) {
+	t0 := time.Now()
+	end := t0.Add(d)
 	var n, bytes int
+	var sched []sent
 	var every time.Duration
 	if rate > 0 {
 		every = time.Duration(float64(time.Second) / rate)
@@ -399,21 +328,23 @@ func load(ctx context.Context, b *bus.Bus, gen *advisoryGen, rate float64, d tim
 			}
 			next = next.Add(every)
 		}
-		a := gen.next(time.Now())
+		now := time.Now()
+		a := gen.next(now)
 		data, _ := json.Marshal(a)
 		bytes += len(data)
 		n++
+		sched = append(sched, sent{id: a.ID, at: now.Sub(t0)})
 		m := nats.NewMsg(bus.Raw(a.Source))
 		m.Data = data
 		m.Header.Set(bus.HeaderSource, a.Source)
 		if err := pub.publish(m, a.MsgID()); err != nil {
-			return n, 0, err
+			return sched, 0, err
 		}
 	}
 	if err := pub.wait(); err != nil {
-		return n, bytes / max(n, 1), err
+		return sched, bytes / max(n, 1), err
 	}
-	return n, bytes / max(n, 1), nil
+	return sched, bytes / max(n, 1), nil
 }
 
 // backlog is how many advisories wait for enrich or match.
@@ -474,6 +405,9 @@ func printReport(w io.Writer, r *PipelineReport) {
 	fmt.Fprintf(tw, "peak RSS\t%.0f MB\n", r.PeakRSSMB)
 	fmt.Fprintf(tw, "JetStream baseline\t%.0f msgs/s\t(%d publish/consume hops, same size, no work)\n", r.BaselinePerS, r.BaselineHops)
 	fmt.Fprintf(tw, "pipeline / baseline\t%.0f%%\n", 100*r.RatioToBaseline)
+	if r.FanoutBaselineP99MS > 0 {
+		fmt.Fprintf(tw, "latency, bus alone\tp50 %.0f ms\t\tp99 %.0f ms\t(same schedule and fan-out, %d-byte alerts, no work)\n", r.FanoutBaselineP50MS, r.FanoutBaselineP99MS, r.AlertBytes)
+	}
 	if r.PollIntervalMS > 0 {
 		fmt.Fprintf(tw, "time to alert\t%.0f ms\t(poll interval %.0f ms; item published just after a poll)\n", r.TimeToAlertMS, r.PollIntervalMS)
 	}
