@@ -63,8 +63,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return d.bus.ConsumeParallel(ctx, spec, Workers, func(m jetstream.Msg) string { return m.Subject() }, d.handle)
 }
 
-// Workers is how many tenants' alerts are handled at once.
-const Workers = 16
+// Workers is how many tenants' alerts are handled at once. An alert waits
+// on ~5 round trips (delivery key, pending entry, the channel, its
+// records) for little CPU, and an advisory's alerts arrive together, one
+// per tenant: at 16 the dispatcher was where a fan-out burst queued. 64
+// lowered the delivery p99 at 1,000/s from 307-326 to 183-277 ms (with
+// enrich at 48 workers); 128 did not lower it further.
+const Workers = 64
 
 // DeliveryKey identifies (tenant, alert, revision, channel) in the KV bucket.
 func DeliveryKey(a *match.Alert, channel string) string {
