@@ -116,8 +116,14 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 		sent++
 		key := DeliveryKey(&a, ch)
-		if _, err := d.bus.Delivered.Get(ctx, key); err == nil {
-			continue // the channel confirmed this revision before a crash or retry
+		// Two reads side by side: whether the channel already confirmed this
+		// revision (before a crash or retry), and whether an older revision
+		// waits in a group, to be superseded if this one is sent now.
+		var sentBefore, waiting bool
+		sideBySide(func() { _, err := d.bus.Delivered.Get(ctx, key); sentBefore = err == nil },
+			func() { waiting = d.heldWaiting(ctx, &a, ch) })
+		if sentBefore {
+			continue
 		}
 		now := d.now()
 		kind, due, hold := holdFor(t, &a, now)
@@ -134,18 +140,24 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 			d.publishRecord(ctx, rec, log)
 			continue
 		}
-		d.dropHeld(ctx, &a, ch) // an older revision waiting in a group is superseded
+		if waiting {
+			d.dropHeld(ctx, &a, ch) // an older revision waiting in a group is superseded
+		}
 		retry, err := n.Notify(ctx, t, &a)
 		err = redact.Error(err)
 		rec := d.record(&a, ch, attempt)
 		switch {
 		case err == nil:
 			// Recorded before the alert is acked: a redelivery will not resend.
-			if _, perr := d.bus.Delivered.Put(ctx, key, []byte(rec.At.Format(time.RFC3339Nano))); perr != nil {
-				log.Error("delivered but not recorded; a redelivery may resend", "channel", ch, "err", perr)
-			}
+			// The key and the delivery record are written side by side.
 			rec.Status = StatusDelivered
+			sideBySide(func() {
+				if _, perr := d.bus.Delivered.Put(ctx, key, []byte(rec.At.Format(time.RFC3339Nano))); perr != nil {
+					log.Error("delivered but not recorded; a redelivery may resend", "channel", ch, "err", perr)
+				}
+			}, func() { d.publishRecord(ctx, rec, log) })
 			log.Info("delivered", "channel", ch, "priority", a.Priority, "latency_ms", rec.LatencyMS)
+			continue
 		case retry:
 			rec.Status, rec.Error = StatusRetrying, err.Error()
 			retryErr = err
@@ -220,4 +232,16 @@ func backoff(attempt int) time.Duration {
 	}
 	d = min(d, 5*time.Minute)
 	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
+}
+
+// sideBySide runs f and g at once and returns when both have: two round
+// trips to the bus cost the time of one.
+func sideBySide(f, g func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g()
+	}()
+	f()
+	<-done
 }

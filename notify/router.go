@@ -95,14 +95,20 @@ func (d *Dispatcher) enqueue(ctx context.Context, a *match.Alert, channel, kind 
 	return err
 }
 
+// heldWaiting reports whether an older revision of the alert waits in the
+// pending bucket for the channel (an unreadable entry counts as not: the
+// flush settles it).
+func (d *Dispatcher) heldWaiting(ctx context.Context, a *match.Alert, channel string) bool {
+	_, err := d.bus.Pending.Get(ctx, pendingKey(a.Tenant, channel, a.ID))
+	return err == nil
+}
+
 // dropHeld removes a waiting older revision of an alert sent alone now.
-// It looks first: a delete writes a marker to the bucket even when there is
-// nothing to delete, and markers are what flushDue lists every tick.
+// Callers look first (heldWaiting): a delete writes a marker to the bucket
+// even when there is nothing to delete, and markers are what flushDue lists
+// every tick.
 func (d *Dispatcher) dropHeld(ctx context.Context, a *match.Alert, channel string) {
 	key := pendingKey(a.Tenant, channel, a.ID)
-	if _, err := d.bus.Pending.Get(ctx, key); err != nil {
-		return // nothing waiting (or unreadable: the flush settles it)
-	}
 	if err := d.bus.Pending.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		d.log.Debug("pending entry not dropped", "alert", a.ID, "err", err)
 	}

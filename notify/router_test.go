@@ -191,6 +191,46 @@ func TestAlertsSentAloneLeaveThePendingBucketEmpty(t *testing.T) {
 	}
 }
 
+// TestNewerRevisionSentAloneSupersedesTheHeldOne: a P4 revision waits for
+// the hourly digest; its next revision, now P1, goes at once and takes the
+// waiting one out of the digest.
+func TestNewerRevisionSentAloneSupersedesTheHeldOne(t *testing.T) {
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s", Digest: match.Digest{Priorities: []string{"P4"}, Every: "hourly"}}, "", nil)
+	at := time.Date(2026, 11, 22, 10, 30, 0, 0, time.UTC)
+	r.clock.Store(&at)
+	held := alertN(7, "P4")
+	r.publish(t, held, held.MsgID())
+	testenv.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if _, queued := r.byStatus(t, notify.StatusQueued); queued != 3 {
+			return fmt.Errorf("%d revisions held, want one per channel", queued)
+		}
+		return nil
+	})
+	if n := testenv.StreamMsgs(t, r.bus, "KV_"+bus.BucketPending); n != 3 {
+		t.Fatalf("%d entries in the pending bucket, want 3", n)
+	}
+	now := alertN(7, "P1")
+	now.Revision = "2"
+	r.publish(t, now, now.MsgID())
+	r.waitDelivered(t, 1)
+	if n := testenv.StreamMsgs(t, r.bus, "KV_"+bus.BucketPending); n != 3 {
+		t.Fatalf("%d messages in the pending bucket, want the 3 delete markers of the superseded entries", n)
+	}
+	keys, err := r.bus.Pending.ListKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range keys.Keys() {
+		t.Errorf("still waiting after the newer revision was sent: %s", k)
+	}
+	next := at.Add(time.Hour)
+	r.clock.Store(&next)
+	time.Sleep(1500 * time.Millisecond) // the flush looks every 50 ms
+	if s, m, h := r.counts(); s != 1 || m != 1 || h != 1 {
+		t.Fatalf("%d slack, %d mail, %d webhook messages; want the P1 revision alone, no digest of the older one", s, m, h)
+	}
+}
+
 func TestChannelRatePacesAFloodOfP1(t *testing.T) {
 	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s"}, "slack=1/s:3,email=1/s:3,webhook=1/s:3", nil)
 	t0 := time.Now()
