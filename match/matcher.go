@@ -94,8 +94,12 @@ func (m *Matcher) publishAlert(ctx context.Context, a *Alert) error {
 	return nil
 }
 
-// Workers is how many advisories are matched at once.
-const Workers = 4
+// Workers is how many advisories are matched at once. An advisory holds
+// its worker until each of its alerts is revised and published, which for
+// one that reaches hundreds of hospitals takes a few hundred milliseconds:
+// at 4, a few such advisories kept every other one waiting (delivery p99
+// at 1,000/s 215-306 ms against 182-237 ms at 16, in paired runs).
+const Workers = 16
 
 // Run loads the index, follows changes and matches until ctx ends.
 func (m *Matcher) Run(ctx context.Context) error {
