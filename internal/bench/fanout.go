@@ -69,12 +69,15 @@ func fanoutBaseline(ctx context.Context, b *bus.Bus, r replay) ([]float64, error
 	cctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
+	failed := make(chan error, 3)
 	hop := func(durable, subject string, workers int, key func(jetstream.Msg) string, h bus.Handler) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			spec := bus.ConsumerSpec{Stream: stream, Durable: durable, Stage: "bench-" + durable, Filter: []string{subject}}
-			_ = b.ConsumeParallel(cctx, spec, workers, key, h)
+			if err := b.ConsumeParallel(cctx, spec, workers, key, h); err != nil && cctx.Err() == nil {
+				failed <- fmt.Errorf("hop %s: %w", durable, err)
+			}
 		}()
 	}
 	msgKey := func(m jetstream.Msg) string { return m.Headers().Get(jetstream.MsgIDHeader) }
@@ -156,6 +159,8 @@ func fanoutBaseline(ctx context.Context, b *bus.Bus, r replay) ([]float64, error
 	}
 	select {
 	case <-done:
+	case err := <-failed:
+		return nil, err
 	case <-time.After(2 * time.Minute):
 		mu.Lock()
 		defer mu.Unlock()
