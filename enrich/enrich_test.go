@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vigilhealth/vigil/advisory"
@@ -238,6 +239,46 @@ func TestKEVFlagAndLateEscalation(t *testing.T) {
 	_, again, _ := e.Enrich(ctx, kev)
 	if !nvd.KEV || len(again) != 0 {
 		t.Fatalf("nvd KEV %v, second escalation %d", nvd.KEV, len(again))
+	}
+}
+
+// kevArrives is a State on which a KEV entry arrives just after an
+// advisory's first KEV lookup has found nothing.
+type kevArrives struct {
+	*MemState
+	arrived atomic.Bool
+	arrive  func()
+}
+
+func (k *kevArrives) KEV(ctx context.Context, cve string) (string, bool, error) {
+	date, ok, err := k.MemState.KEV(ctx, cve)
+	if k.arrived.CompareAndSwap(false, true) {
+		k.arrive() // the entry's escalation looks KEV up again: not here
+	}
+	return date, ok, err
+}
+
+// TestKEVArrivingDuringEnrichmentEscalates: an advisory whose KEV lookup
+// just missed the entry is still escalated by it.
+func TestKEVArrivingDuringEnrichmentEscalates(t *testing.T) {
+	st := &kevArrives{MemState: NewMemState()}
+	e := New(MustLoadVendors(), st)
+	kev := advisory.Advisory{Source: "cisa-kev", ID: "CVE-2026-9101", Revision: "k1", Title: "Baxter Sigma Spectrum Vulnerability",
+		CVEs: []string{"CVE-2026-9101"}, KEV: true, KEVEntry: &advisory.KEVEntry{DateAdded: "2026-11-21"}}
+	var escalated []advisory.Advisory
+	st.arrive = func() {
+		_, esc, err := e.Enrich(ctx, kev)
+		if err != nil {
+			t.Error(err)
+		}
+		escalated = esc
+	}
+	csaf := enrichOne(t, e, advisory.Advisory{Source: "cisa-csaf", ID: "ICSMA-26-020-01", Revision: "1", Title: "Baxter Sigma Spectrum", CVEs: []string{"CVE-2026-9101"}})
+	if csaf.KEV {
+		t.Fatal("the lookup ran before the entry arrived, yet saw it")
+	}
+	if len(escalated) != 1 || escalated[0].Key() != csaf.Key() || !escalated[0].KEV {
+		t.Fatalf("the KEV entry that arrived during enrichment escalated %d advisories, want the CSAF one", len(escalated))
 	}
 }
 

@@ -78,14 +78,18 @@ func (e *Enricher) Enrich(ctx context.Context, a advisory.Advisory) (out advisor
 			}
 		}
 	}
+	// Remembered before KEV is looked up: a KEV entry for one of its CVEs
+	// is either seen by the lookup or, arriving after it, finds this
+	// advisory remembered and escalates it. Looked up first, an entry
+	// arriving between the two would do neither.
+	if err := e.state.Remember(ctx, &raw); err != nil {
+		return a, nil, fmt.Errorf("advisory state: %w", err)
+	}
 	if err := e.markKEV(ctx, &a); err != nil {
 		return a, nil, err
 	}
 	if en.ClusterID, err = e.cluster(ctx, &a); err != nil {
 		return a, nil, fmt.Errorf("cluster state: %w", err)
-	}
-	if err := e.state.Remember(ctx, &raw); err != nil {
-		return a, nil, fmt.Errorf("advisory state: %w", err)
 	}
 	return a, escalate, nil
 }
