@@ -47,7 +47,7 @@ func TestPipelineBenchReportsWhatItMeasured(t *testing.T) {
 	if rep.FanoutBaselineP99MS <= 0 || rep.FanoutBaselineP50MS > rep.FanoutBaselineP99MS || rep.AlertBytes < 500 {
 		t.Fatalf("fan-out baseline p50 %v p99 %v, alerts of %d bytes", rep.FanoutBaselineP50MS, rep.FanoutBaselineP99MS, rep.AlertBytes)
 	}
-	for _, want := range []string{"advisories in", "JetStream baseline", "bus alone", "time to alert"} {
+	for _, want := range []string{"advisories in", "JetStream baseline", "bus alone", "memory limit", "time to alert"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}

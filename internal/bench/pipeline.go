@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"syscall"
 	"text/tabwriter"
@@ -66,7 +68,10 @@ type PipelineReport struct {
 	EnrichLatencyP99MS float64 `json:"enrich_latency_p99_ms"`
 	CPUSeconds         float64 `json:"cpu_seconds"`
 	PeakRSSMB          float64 `json:"peak_rss_mb"`
-	BaselinePerS       float64 `json:"baseline_per_s"`
+	// MemoryLimitMB is the Go runtime's soft memory limit during the run
+	// (GOMEMLIMIT, or 90% of the container's); 0: none.
+	MemoryLimitMB float64 `json:"memory_limit_mb"`
+	BaselinePerS  float64 `json:"baseline_per_s"`
 	// The latency the bus alone allows under the same load (see
 	// fanoutBaseline); measured at a target rate only.
 	FanoutBaselineP50MS float64 `json:"fanout_baseline_p50_ms"`
@@ -198,6 +203,9 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 	// The pipeline's peak (start-up and load), before the baseline and the
 	// time-to-alert runs add their own messages to the process.
 	rep.PeakRSSMB = float64(ru1.Maxrss) / 1024
+	if l := debug.SetMemoryLimit(-1); l < math.MaxInt64 {
+		rep.MemoryLimitMB = float64(l) / (1 << 20)
+	}
 	alerts, lat, alat, elat := rec.snapshot()
 	rep.AdvisoriesPerS = float64(n) / el
 	rep.AlertsPerS = float64(alerts) / el
@@ -402,7 +410,11 @@ func printReport(w io.Writer, r *PipelineReport) {
 	fmt.Fprintf(tw, "  of which publish -> alert made\tp50 %.0f ms\t\tp99 %.0f ms\t(enrich and match)\n", r.AlertLatencyP50MS, r.AlertLatencyP99MS)
 	fmt.Fprintf(tw, "  publish -> enriched\tp50 %.0f ms\t\tp99 %.0f ms\t(every advisory)\n", r.EnrichLatencyP50MS, r.EnrichLatencyP99MS)
 	fmt.Fprintf(tw, "CPU\t%.1f s\t(load phase, all cores)\n", r.CPUSeconds)
-	fmt.Fprintf(tw, "peak RSS\t%.0f MB\n", r.PeakRSSMB)
+	limit := "no soft memory limit"
+	if r.MemoryLimitMB > 0 {
+		limit = fmt.Sprintf("soft memory limit %.0f MB", r.MemoryLimitMB)
+	}
+	fmt.Fprintf(tw, "peak RSS\t%.0f MB\t(%s)\n", r.PeakRSSMB, limit)
 	fmt.Fprintf(tw, "JetStream baseline\t%.0f msgs/s\t(%d publish/consume hops, same size, no work)\n", r.BaselinePerS, r.BaselineHops)
 	fmt.Fprintf(tw, "pipeline / baseline\t%.0f%%\n", 100*r.RatioToBaseline)
 	if r.FanoutBaselineP99MS > 0 {

@@ -84,6 +84,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, cfg: cfg, log: cfg.Logger(stderr)}
+	if limit, from, err := config.SetMemoryLimit(config.CgroupRoot); err != nil {
+		e.log.Warn("container memory limit unreadable; no soft memory limit set (GOMEMLIMIT sets one)", "err", err)
+	} else if limit > 0 {
+		e.log.Debug("soft memory limit", "bytes", limit, "from", from)
+	}
 	cmds := map[string]func([]string) error{
 		"run":        e.run,
 		"demo":       e.demo,
