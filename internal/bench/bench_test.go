@@ -105,3 +105,21 @@ func TestFanoutBaselineReplaysEveryDelivery(t *testing.T) {
 		t.Fatalf("a load without deliveries: %v", err)
 	}
 }
+
+// TestPipelineBenchWithoutDeliveriesSkipsTheFanoutBaseline: a load that
+// reaches no hospital still reports, without a replay of nothing.
+func TestPipelineBenchWithoutDeliveriesSkipsTheFanoutBaseline(t *testing.T) {
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	o := PipelineOptions{Tenants: 5, Assets: 20, Rate: 50, Duration: time.Second, MatchShare: 1e-9}
+	rep, err := Pipeline(context.Background(), cfg, o, &out, testenv.Logger(t))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if rep.DeliveriesPerS != 0 || rep.FanoutBaselineP99MS != 0 || !strings.Contains(out.String(), "fan-out baseline skipped") {
+		t.Fatalf("deliveries %v/s, fan-out baseline p99 %v\n%s", rep.DeliveriesPerS, rep.FanoutBaselineP99MS, out.String())
+	}
+}

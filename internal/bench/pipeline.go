@@ -227,11 +227,14 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 	// The bus alone under this load: same schedule, same fan-out.
 	fan, alertSize := rec.fanout()
 	rep.AlertBytes = alertSize
-	if o.Rate > 0 {
+	switch {
+	case o.Rate > 0 && len(lat) == 0:
+		say("fan-out baseline skipped: the load made no deliveries (try a larger --match-share or more tenants)")
+	case o.Rate > 0:
 		say("fan-out baseline: the load's %d advisories and %d deliveries again on bare JetStream...", n, len(lat))
 		flat, err := fanoutBaseline(ctx, b, replay{sched: sched, fanout: fan, advBytes: size, alertSize: alertSize})
 		if err != nil {
-			return nil, fmt.Errorf("fan-out baseline: %w", err)
+			return nil, err
 		}
 		rep.FanoutBaselineP50MS, rep.FanoutBaselineP99MS = pct(flat, 0.5), pct(flat, 0.99)
 	}
