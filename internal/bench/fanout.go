@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/internal/bus"
@@ -102,23 +103,16 @@ func fanoutBaseline(ctx context.Context, b *bus.Bus, r replay) ([]float64, error
 	hop("match", "bench.fan.enriched", match.Workers, msgKey, func(ctx context.Context, m jetstream.Msg) error {
 		n, _ := strconv.Atoi(m.Headers().Get(hdrFanout))
 		id := m.Headers().Get(jetstream.MsgIDHeader)
-		sem := make(chan struct{}, match.AlertWorkers)
-		errs := make(chan error, n)
+		var g errgroup.Group // as the matcher does
+		g.SetLimit(match.AlertWorkers)
 		for t := range n {
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem }()
+			g.Go(func() error {
 				tenant := "h" + strconv.Itoa(t)
 				_, err := b.JS.PublishMsg(ctx, forward(m, "bench.fan.alert."+tenant, id+"/"+tenant, alertBody, hdrTenant, tenant))
-				errs <- err
-			}()
-		}
-		for range n {
-			if err := <-errs; err != nil {
 				return err
-			}
+			})
 		}
-		return nil
+		return g.Wait()
 	})
 	// notify: the alert is "delivered", its latency taken, and its record
 	// published.
