@@ -111,6 +111,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd(args[1:]); err != nil {
+		var help helpText
+		if errors.As(err, &help) {
+			fmt.Fprint(stdout, help)
+			return 0
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			// Usage messages name their command themselves ("tenant: want ...").
@@ -129,6 +134,12 @@ func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// helpText is a command's flags, asked for with -h or --help: printed on
+// standard output, exit status 0.
+type helpText string
+
+func (h helpText) Error() string { return string(h) }
+
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -136,8 +147,17 @@ func newFlags(name string) *flag.FlagSet {
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return usagef("%s: %v", fs.Name(), err)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		var b strings.Builder
+		fmt.Fprintf(&b, "usage: vigil %s [flags]\n\nflags:\n", fs.Name())
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		return helpText(b.String())
+	case err != nil:
+		return usagef("%s: %v ('vigil %s -h' lists its flags)", fs.Name(), err, fs.Name())
 	}
 	return nil
 }

@@ -91,6 +91,27 @@ func TestBadInputExitCodes(t *testing.T) {
 	}
 }
 
+func TestCommandFlagsHelp(t *testing.T) {
+	setEnv(t)
+	ctx := context.Background()
+	for _, args := range [][]string{{"bench", "-h"}, {"match", "--help"}, {"alerts", "-h"}} {
+		code, out, errs := vigil(t, ctx, args...)
+		if code != 0 || !strings.HasPrefix(out, "usage: vigil "+args[0]) || errs != "" {
+			t.Errorf("vigil %v: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", args, code, out, errs)
+		}
+	}
+	_, out, _ := vigil(t, ctx, "bench", "-h")
+	for _, flag := range []string{"-rate", "-tenants", "-json", "as fast as the pipeline takes them"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("vigil bench -h does not mention %q:\n%s", flag, out)
+		}
+	}
+	code, _, errs := vigil(t, ctx, "bench", "--rtae", "5")
+	if code != 2 || !strings.Contains(errs, "flag provided but not defined: -rtae") || !strings.Contains(errs, "'vigil bench -h'") {
+		t.Errorf("unknown flag: exit %d, stderr %q", code, errs)
+	}
+}
+
 func TestConfigRedactsSecrets(t *testing.T) {
 	setEnv(t)
 	t.Setenv("VIGIL_SLACK_TOKEN", "xoxb-cli-secret")
