@@ -114,7 +114,7 @@ func TestPipelineBenchWithoutDeliveriesSkipsTheFanoutBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	o := PipelineOptions{Tenants: 5, Assets: 20, Rate: 50, Duration: time.Second, MatchShare: 1e-9}
+	o := PipelineOptions{Tenants: 5, Assets: 20, Rate: 50, Duration: time.Second, MatchShare: 0}
 	rep, err := Pipeline(context.Background(), cfg, o, &out, testenv.Logger(t))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())

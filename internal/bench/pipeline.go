@@ -27,6 +27,11 @@ import (
 	"github.com/vigilhealth/vigil/match"
 )
 
+// DefaultMatchShare is the share of advisories about products the
+// hospitals run unless told otherwise: most advisories are about products
+// a given set of hospitals does not run.
+const DefaultMatchShare = 0.05
+
 // PipelineOptions shape `vigil bench`.
 type PipelineOptions struct {
 	Tenants, Assets int
@@ -36,7 +41,8 @@ type PipelineOptions struct {
 	ClickHouseAddr  string        // "": no store role
 	JSON            bool
 	// MatchShare is the share of advisories about products the hospitals
-	// run (default 0.05).
+	// run, from 0 (none: the cost of advisories alone) to 1;
+	// DefaultMatchShare is what `vigil bench` uses.
 	MatchShare float64
 	// Warmup is the pause between start-up and load.
 	Warmup time.Duration
@@ -156,9 +162,6 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 
 	// Ready when a probe about a product hospital h0 runs is delivered.
 	start = time.Now()
-	if o.MatchShare <= 0 {
-		o.MatchShare = 0.05
-	}
 	gen := &advisoryGen{rng: rand.New(rand.NewPCG(3, 5)), mk: mk, share: o.MatchShare}
 	if err := probe(ctx, b, gen, tenants, &rec); err != nil {
 		return nil, err

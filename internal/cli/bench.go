@@ -73,7 +73,7 @@ func (e *env) benchPipeline(args []string) error {
 	poll := fs.Duration("poll-interval", e.cfg.PollInterval, "poll interval for the time-to-alert phase (default VIGIL_POLL_INTERVAL); 0 skips it")
 	_, chSet := os.LookupEnv("VIGIL_CLICKHOUSE_ADDR")
 	withStore := fs.Bool("store", chSet, "run the store role too (VIGIL_CLICKHOUSE_ADDR, else a local clickhouse-server)")
-	share := fs.Float64("match-share", 0.05, "share of advisories about products the hospitals run")
+	share := fs.Float64("match-share", bench.DefaultMatchShare, "share of advisories about products the hospitals run, 0 to 1 (0: advisories alone, no alerts)")
 	warmup := fs.Duration("warmup", 10*time.Second, "pause after start-up before the load (start-up is reported separately)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the load phase, until the pipeline has drained it")
@@ -83,6 +83,16 @@ func (e *env) benchPipeline(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("bench: unexpected %q (subcommands: store)", fs.Arg(0))
+	}
+	switch {
+	case *tenants < 1 || *assets < 1:
+		return usagef("bench: --tenants and --assets must be at least 1 (got %d and %d)", *tenants, *assets)
+	case *rate < 0:
+		return usagef("bench: --rate must be 0 (as fast as possible) or more (got %g)", *rate)
+	case *duration <= 0:
+		return usagef("bench: --duration must be positive (got %s)", *duration)
+	case *share < 0 || *share > 1:
+		return usagef("bench: --match-share must be between 0 and 1 (got %g)", *share)
 	}
 	o := bench.PipelineOptions{Tenants: *tenants, Assets: *assets, Rate: *rate, Duration: *duration, PollInterval: *poll, JSON: *asJSON, MatchShare: *share, Warmup: *warmup}
 	if *cpuProfile != "" {

@@ -76,6 +76,9 @@ func TestBadInputExitCodes(t *testing.T) {
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"run", "--roles=ingest,teleport"}, 2, `unknown role "teleport"`},
 		{[]string{"tenant", "apply"}, 2, "-f FILE is required"},
+		{[]string{"bench", "--match-share", "1.5"}, 2, "--match-share must be between 0 and 1 (got 1.5)"},
+		{[]string{"bench", "--tenants", "0"}, 2, "--tenants and --assets must be at least 1"},
+		{[]string{"bench", "--duration", "-1s"}, 2, "--duration must be positive"},
 		{[]string{"tenant", "apply", "-f", bad}, 1, "bad.yaml: field id"},
 		{[]string{"inventory", "validate", filepath.Join(dir, "missing.csv")}, 1, "missing.csv"},
 	}
