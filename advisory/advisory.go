@@ -152,7 +152,11 @@ type Enrichment struct {
 	SafetyReasons []string   `json:"patient_safety_reasons,omitempty"`
 	// ClusterID groups the advisories of every source about one
 	// vulnerability (shared CVE ids, or one referencing another).
-	ClusterID    string    `json:"cluster_id"`
+	ClusterID string `json:"cluster_id"`
+	// NewCluster: this advisory opened its cluster (no earlier advisory
+	// shares a CVE or reference with it), so no alert about the cluster
+	// exists yet and the matcher need not look for one.
+	NewCluster   bool      `json:"new_cluster,omitempty"`
 	KEVDateAdded string    `json:"kev_date_added,omitempty"`
 	Notes        []string  `json:"notes,omitempty"` // e.g. a CVSS score that disagrees with its vector
 	EnrichedAt   time.Time `json:"enriched_at"`

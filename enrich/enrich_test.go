@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vigilhealth/vigil/advisory"
+	"github.com/vigilhealth/vigil/internal/testenv"
 )
 
 var ctx = context.Background()
@@ -282,8 +283,17 @@ func TestKEVArrivingDuringEnrichmentEscalates(t *testing.T) {
 	}
 }
 
+// TestClusters runs on both states: in memory, and the key-value state the
+// pipeline uses.
 func TestClusters(t *testing.T) {
-	e := New(MustLoadVendors(), nil)
+	b := testenv.NATS(t)
+	for name, st := range map[string]State{"memory": NewMemState(),
+		"kv": &KVState{KEVBucket: b.KEV, Clusters: b.Clusters, Advisories: b.Advisories, CVEIndex: b.CVEIndex}} {
+		t.Run(name, func(t *testing.T) { testClusters(t, New(MustLoadVendors(), st)) })
+	}
+}
+
+func testClusters(t *testing.T, e *Enricher) {
 	csaf := enrichOne(t, e, advisory.Advisory{Source: "cisa-csaf", ID: "ICSMA-26-011-01", Revision: "1", Title: "GE HealthCare CARESCAPE",
 		URL: "https://www.cisa.gov/news-events/ics-medical-advisories/icsma-26-011-01", CVEs: []string{"CVE-2026-7002", "CVE-2026-7001"}})
 	certfr := enrichOne(t, e, advisory.Advisory{Source: "cert-fr-avis", ID: "CERTFR-2026-AVI-0999", Revision: "1", Title: "Vulnérabilité dans GE HealthCare",
@@ -293,6 +303,21 @@ func TestClusters(t *testing.T) {
 	c := csaf.Enrichment.ClusterID
 	if c != "VC-CVE-2026-7001" || certfr.Enrichment.ClusterID != c || nvd.Enrichment.ClusterID != c || other.Enrichment.ClusterID == c {
 		t.Fatalf("clusters csaf %s certfr %s nvd %s other %s", c, certfr.Enrichment.ClusterID, nvd.Enrichment.ClusterID, other.Enrichment.ClusterID)
+	}
+	// Only the first advisory of a cluster opened it: the matcher trusts
+	// this flag to skip looking for alerts about the cluster.
+	opened := func(a advisory.Advisory) bool { return a.Enrichment.NewCluster }
+	if !opened(csaf) || opened(certfr) || opened(nvd) || !opened(other) {
+		t.Fatalf("new cluster: csaf %v certfr %v nvd %v other %v; want true false false true", opened(csaf), opened(certfr), opened(nvd), opened(other))
+	}
+	// A new revision, and an advisory without CVE or URL (its cluster is
+	// its own key, registered nowhere), are never new the second time.
+	rev2 := enrichOne(t, e, advisory.Advisory{Source: "nvd", ID: "CVE-2026-7999", Revision: "2", Title: "CVE-2026-7999", CVEs: []string{"CVE-2026-7999"}})
+	bare := advisory.Advisory{Source: "rss", ID: "note-1", Revision: "1", Title: "GE HealthCare notice"}
+	first, again := enrichOne(t, e, bare), enrichOne(t, e, bare)
+	if opened(rev2) || opened(first) || opened(again) || first.Enrichment.ClusterID != again.Enrichment.ClusterID {
+		t.Fatalf("revision 2 new %v; advisory without keys new %v then %v (clusters %s, %s)", opened(rev2), opened(first), opened(again),
+			first.Enrichment.ClusterID, again.Enrichment.ClusterID)
 	}
 }
 

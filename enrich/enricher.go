@@ -88,7 +88,7 @@ func (e *Enricher) Enrich(ctx context.Context, a advisory.Advisory) (out advisor
 	if err := e.markKEV(ctx, &a); err != nil {
 		return a, nil, err
 	}
-	if en.ClusterID, err = e.cluster(ctx, &a); err != nil {
+	if en.ClusterID, en.NewCluster, err = e.cluster(ctx, &a); err != nil {
 		return a, nil, fmt.Errorf("cluster state: %w", err)
 	}
 	return a, escalate, nil
@@ -136,7 +136,7 @@ func (e *Enricher) escalate(ctx context.Context, cve, kevSource string) ([]advis
 
 // cluster finds or starts the cluster: by any CVE id, by this advisory's
 // own URL, or by a reference to another advisory's URL.
-func (e *Enricher) cluster(ctx context.Context, a *advisory.Advisory) (string, error) {
+func (e *Enricher) cluster(ctx context.Context, a *advisory.Advisory) (string, bool, error) {
 	cves := append([]string(nil), a.CVEs...)
 	sort.Strings(cves)
 	var lookup, own []string

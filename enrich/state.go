@@ -25,8 +25,11 @@ type State interface {
 	// AddKEV records a CVE in KEV; added is false when it was there.
 	AddKEV(ctx context.Context, cve, dateAdded string) (added bool, err error)
 	// Cluster returns the cluster of the first lookup key that has one, or
-	// proposal, and registers every own key with the result.
-	Cluster(ctx context.Context, lookup, own []string, proposal string) (string, error)
+	// proposal, and registers every own key with the result. opened is
+	// true when no lookup key had a cluster and this call registered the
+	// proposal under an own key first: the cluster is new, and nothing
+	// can have been said about it before.
+	Cluster(ctx context.Context, lookup, own []string, proposal string) (id string, opened bool, err error)
 	// Remember keeps the raw advisory, indexed by its CVEs.
 	Remember(ctx context.Context, a *advisory.Advisory) error
 	// WithCVE returns the remembered advisories carrying a CVE.
@@ -68,22 +71,24 @@ func (m *MemState) AddKEV(_ context.Context, cve, date string) (bool, error) {
 }
 
 // Cluster implements State.
-func (m *MemState) Cluster(_ context.Context, lookup, own []string, proposal string) (string, error) {
+func (m *MemState) Cluster(_ context.Context, lookup, own []string, proposal string) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	id := proposal
+	id, found := proposal, false
 	for _, k := range lookup {
 		if c, ok := m.clusters[k]; ok {
-			id = c
+			id, found = c, true
 			break
 		}
 	}
+	opened := false
 	for _, k := range own {
 		if _, ok := m.clusters[k]; !ok {
 			m.clusters[k] = id
+			opened = opened || !found
 		}
 	}
-	return id, nil
+	return id, opened, nil
 }
 
 // Remember implements State.
@@ -145,35 +150,39 @@ func (k *KVState) AddKEV(ctx context.Context, cve, date string) (bool, error) {
 
 // Cluster implements State. Create is atomic, so two instances racing on
 // one new vulnerability agree on the id that was registered first.
-func (k *KVState) Cluster(ctx context.Context, lookup, own []string, proposal string) (string, error) {
-	id := proposal
+func (k *KVState) Cluster(ctx context.Context, lookup, own []string, proposal string) (string, bool, error) {
+	id, found := proposal, false
 	for _, key := range lookup {
 		e, err := k.Clusters.Get(ctx, kvKey("c", key))
 		if err == nil {
-			id = string(e.Value())
+			id, found = string(e.Value()), true
 			break
 		}
 		if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return "", err
+			return "", false, err
 		}
 	}
+	opened, adopted := false, false
 	for _, key := range own {
 		_, err := k.Clusters.Create(ctx, kvKey("c", key), []byte(id))
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			// Another advisory registered this key meanwhile: when that was
 			// our only claim to an id, take the one registered.
-			if id == proposal {
+			if !found && !adopted {
 				if e, gerr := k.Clusters.Get(ctx, kvKey("c", key)); gerr == nil {
-					id = string(e.Value())
+					id, adopted = string(e.Value()), true
 				}
 			}
 			continue
 		}
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
+		opened = opened || !found
 	}
-	return id, nil
+	// An id taken from a key another advisory registered is not new, even
+	// if a later own key was free.
+	return id, opened && !adopted, nil
 }
 
 // Remember implements State.

@@ -165,7 +165,7 @@ var errStateRace = errors.New("alert state changed concurrently")
 // held stores a revision to publish as unpublished (the retro-match stores
 // its alerts before it publishes them, and clears the mark after).
 func revise(ctx context.Context, kv jetstream.KeyValue, a *Alert, held bool) (publish bool, err error) {
-	next, err := prepare(ctx, kv, a, held)
+	next, err := prepare(ctx, kv, a, held, false)
 	if err != nil || next == nil {
 		return false, err
 	}
@@ -185,11 +185,20 @@ type nextState struct {
 // commits the state, so a failed publish is retried rather than lost; a
 // publish repeated after a failed commit carries the same message id and
 // JetStream drops it.
-func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert, held bool) (*nextState, error) {
+//
+// fresh skips reading the state: the caller knows the alert's cluster is
+// new (see advisory.Enrichment.NewCluster), so no state exists. Were one
+// there after all, the commit's create fails as a concurrent update does,
+// and the retry reads it.
+func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert, held, fresh bool) (*nextState, error) {
 	key := a.Tenant + "." + a.ID
 	var st alertState
 	var last uint64
-	entry, err := kv.Get(ctx, key)
+	var entry jetstream.KeyValueEntry
+	var err error = jetstream.ErrKeyNotFound
+	if !fresh {
+		entry, err = kv.Get(ctx, key)
+	}
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:

@@ -2,6 +2,7 @@ package match
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 		t.Fatalf("%d alerts", len(first))
 	}
 	// 1. Prepared, never published nor stored (a publish that failed).
-	if next, err := prepare(ctx, b.AlertState, &first[0], false); err != nil || next == nil || !next.publish {
+	if next, err := prepare(ctx, b.AlertState, &first[0], false, false); err != nil || next == nil || !next.publish {
 		t.Fatalf("prepare: %+v %v", next, err)
 	}
 	// 2. Published, then stopped before the commit.
@@ -99,7 +100,7 @@ func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	// 3. The retry: published again under the same message id (dropped by
 	// JetStream), and the state stored this time.
 	retry := m.index.Load().Match(adv)
-	if err := m.alert(ctx, &retry[0], adv); err != nil {
+	if err := m.alert(ctx, &retry[0], adv, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 1 {
@@ -107,7 +108,7 @@ func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	}
 	// 4. The state is stored: the same advisory again publishes nothing.
 	again := m.index.Load().Match(adv)
-	if err := m.alert(ctx, &again[0], adv); err != nil {
+	if err := m.alert(ctx, &again[0], adv, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 1 || again[0].Revision != "1" {
@@ -119,11 +120,11 @@ func TestAlertIsPublishedBeforeItsStateIsStored(t *testing.T) {
 	if len(al) != 1 || al[0].ID == first[0].ID {
 		t.Fatalf("second advisory: %d alerts %+v", len(al), al)
 	}
-	if _, err := prepare(ctx, b.AlertState, &al[0], false); err != nil {
+	if _, err := prepare(ctx, b.AlertState, &al[0], false, false); err != nil {
 		t.Fatal(err)
 	}
 	retry = m.index.Load().Match(other)
-	if err := m.alert(ctx, &retry[0], other); err != nil {
+	if err := m.alert(ctx, &retry[0], other, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 2 {
@@ -156,7 +157,7 @@ func TestAlertStoredByAnInterruptedRetroMatchIsPublishedNext(t *testing.T) {
 	}
 	// The retro-match stopped here. The same advisory comes again live.
 	live := m.index.Load().Match(adv)
-	if err := m.alert(ctx, &live[0], adv); err != nil {
+	if err := m.alert(ctx, &live[0], adv, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := testenv.StreamMsgs(t, b, bus.StreamAlerts); n != 1 || live[0].Revision != "1" {
@@ -166,7 +167,7 @@ func TestAlertStoredByAnInterruptedRetroMatchIsPublishedNext(t *testing.T) {
 	// (asked of prepare: a republish would be hidden by JetStream's
 	// duplicate window).
 	again := m.index.Load().Match(adv)
-	if next, err := prepare(ctx, b.AlertState, &again[0], false); err != nil || next == nil || next.publish {
+	if next, err := prepare(ctx, b.AlertState, &again[0], false, false); err != nil || next == nil || next.publish {
 		t.Fatalf("after the live publish: publish again %v (%v)", next != nil && next.publish, err)
 	}
 	// A retro-match that completes clears the mark itself.
@@ -182,10 +183,44 @@ func TestAlertStoredByAnInterruptedRetroMatchIsPublishedNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := m.index.Load().Match(other)
-	if next, err := prepare(ctx, b.AlertState, &later[0], false); err != nil || next == nil || next.publish {
+	if next, err := prepare(ctx, b.AlertState, &later[0], false, false); err != nil || next == nil || next.publish {
 		t.Fatalf("a published retro alert would be sent again: %v (%v)", next != nil && next.publish, err)
 	}
 	if n := testenv.StreamMsgs(t, b, bus.StreamAlerts); n != 2 {
 		t.Fatalf("%d messages, want 2", n)
+	}
+}
+
+// An advisory that opened its cluster makes new alerts: the matcher does
+// not read their state. Were one there after all (the flag wrong), the
+// state is not overwritten: the attempt fails, and the retry, which reads
+// it, publishes the next revision.
+func TestFreshClusterSkipsTheStateReadButNeverOverwrites(t *testing.T) {
+	ctx := context.Background()
+	m, b, adv := demoMatcher(t)
+	count := func() uint64 { return testenv.StreamMsgs(t, b, bus.StreamAlerts) }
+	first := m.index.Load().Match(adv)
+	if err := m.alert(ctx, &first[0], adv, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 || first[0].Revision != "1" {
+		t.Fatalf("%d alert messages (revision %s), want revision 1 once", n, first[0].Revision)
+	}
+	if e, err := b.AlertState.Get(ctx, first[0].Tenant+"."+first[0].ID); err != nil || e.Revision() == 0 {
+		t.Fatalf("state not stored: %v", err)
+	}
+	// The same cluster again, claimed new by mistake, with news (KEV).
+	kev := *adv
+	kev.KEV = true
+	claimed := m.index.Load().Match(&kev)
+	if err := m.alert(ctx, &claimed[0], &kev, true); err == nil {
+		t.Fatal("a wrong fresh claim replaced the stored state")
+	}
+	retry := m.index.Load().Match(&kev)
+	if err := m.alert(ctx, &retry[0], &kev, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 || retry[0].Revision != "2" || !slices.Contains(retry[0].Changes, "added to KEV") {
+		t.Fatalf("%d alert messages, revision %s, changes %v; want revision 2 \"added to KEV\" as the second message", n, retry[0].Revision, retry[0].Changes)
 	}
 }

@@ -120,6 +120,13 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	alerts := m.index.Load().Match(&adv)
 	now := m.now().UTC()
+	// The first delivery of an advisory that opened its cluster makes only
+	// new alerts: their state is not read. A redelivery reads it (this
+	// advisory's earlier attempt may have stored some).
+	fresh := adv.Enrichment != nil && adv.Enrichment.NewCluster
+	if md, err := msg.Metadata(); err != nil || md.NumDelivered > 1 {
+		fresh = false
+	}
 	// Each hospital's alert is its own lifecycle (its own key-value entry)
 	// and its own message: they are revised and published side by side, so
 	// an advisory that reaches many hospitals does not wait for each in
@@ -131,7 +138,7 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	for i := range alerts {
 		a := &alerts[i]
 		a.CreatedAt = now
-		g.Go(func() error { return m.alert(ctx, a, &adv) })
+		g.Go(func() error { return m.alert(ctx, a, &adv, fresh) })
 	}
 	return g.Wait()
 }
@@ -143,8 +150,8 @@ const AlertWorkers = 16
 // the hospital subscribes to it. It is published before its state is
 // stored: a failed publish leaves the state as it was, and the retry
 // publishes it.
-func (m *Matcher) alert(ctx context.Context, a *Alert, adv *advisory.Advisory) error {
-	next, err := prepare(ctx, m.bus.AlertState, a, false)
+func (m *Matcher) alert(ctx context.Context, a *Alert, adv *advisory.Advisory, fresh bool) error {
+	next, err := prepare(ctx, m.bus.AlertState, a, false, fresh)
 	if err != nil {
 		return bus.Retry(fmt.Errorf("match: alert state: %w", err), 2*time.Second)
 	}
