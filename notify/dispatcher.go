@@ -118,10 +118,16 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		key := DeliveryKey(&a, ch)
 		// Two reads side by side: whether the channel already confirmed this
 		// revision (before a crash or retry), and whether an older revision
-		// waits in a group, to be superseded if this one is sent now.
+		// waits in a group, to be superseded if this one is sent now. A
+		// first revision seen for the first time has no older one: only the
+		// first read is made.
 		var sentBefore, waiting bool
-		sideBySide(func() { _, err := d.bus.Delivered.Get(ctx, key); sentBefore = err == nil },
-			func() { waiting = d.heldWaiting(ctx, &a, ch) })
+		delivered := func() { _, err := d.bus.Delivered.Get(ctx, key); sentBefore = err == nil }
+		if a.Revision == "1" && attempt == 1 {
+			delivered()
+		} else {
+			sideBySide(delivered, func() { waiting = d.heldWaiting(ctx, &a, ch) })
+		}
 		if sentBefore {
 			continue
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/vigilhealth/vigil/internal/bus"
 	"github.com/vigilhealth/vigil/internal/sink"
 	"github.com/vigilhealth/vigil/internal/testenv"
@@ -385,5 +387,43 @@ func TestWebhookSecretsNeverLeak(t *testing.T) {
 		if strings.Contains(everything, secret) {
 			t.Fatalf("%q leaked into logs, delivery records or dead letters", secret)
 		}
+	}
+}
+
+// countingKV counts the reads of a key-value bucket.
+type countingKV struct {
+	jetstream.KeyValue
+	gets atomic.Int64
+}
+
+func (c *countingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	c.gets.Add(1)
+	return c.KeyValue.Get(ctx, key)
+}
+
+// A first revision, delivered for the first time, cannot supersede an
+// older one: the dispatcher does not look for one in the pending bucket. A
+// second revision does, once per channel.
+func TestFirstRevisionDoesNotLookForAHeldOne(t *testing.T) {
+	pending := &countingKV{}
+	r := startRouter(t, match.DeliveryPolicy{GroupWindow: "0s"}, "", func(r *routerRig, _ *match.Tenant) {
+		pending.KeyValue = r.bus.Pending
+		r.bus.Pending = pending
+	})
+	first := alertN(1, "P1")
+	if first.Revision != "1" {
+		t.Fatalf("revision %q", first.Revision)
+	}
+	r.publish(t, first, first.MsgID())
+	r.waitDelivered(t, 1)
+	if n := pending.gets.Load(); n != 0 {
+		t.Fatalf("%d reads of the pending bucket for a first revision, want 0", n)
+	}
+	second := alertN(1, "P1")
+	second.Revision = "2"
+	r.publish(t, second, second.MsgID())
+	r.waitDelivered(t, 2)
+	if n := pending.gets.Load(); n != 3 {
+		t.Fatalf("%d reads of the pending bucket for a second revision, want 3 (one per channel)", n)
 	}
 }
