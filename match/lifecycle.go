@@ -34,11 +34,70 @@ type alertState struct {
 
 // sourceEvidence is what one advisory says about the tenant's assets.
 type sourceEvidence struct {
-	Matches  []AssetMatch       `json:"matches"`
+	Matches  []AssetMatch
+	Excluded []string
+	KEV      bool
+	Severity *advisory.Severity
+	Fixed    bool
+}
+
+// storedEvidence is how sourceEvidence is stored. The assets one advisory
+// matches in a hospital share a few lists of reasons (one per product and
+// version), so each distinct list is stored once: the state is about half
+// the size it was with the reasons repeated per asset.
+type storedEvidence struct {
+	Assets   []storedMatch      `json:"assets,omitempty"`
+	Reasons  [][]string         `json:"reasons,omitempty"`
 	Excluded []string           `json:"excluded,omitempty"`
 	KEV      bool               `json:"kev"`
 	Severity *advisory.Severity `json:"severity,omitempty"`
 	Fixed    bool               `json:"fixed"`
+	// Matches is the form stored before reasons were shared; it is read,
+	// never written.
+	Matches []AssetMatch `json:"matches,omitempty"`
+}
+
+type storedMatch struct {
+	Asset      *Asset `json:"asset"`
+	Confidence string `json:"confidence"`
+	Rule       string `json:"rule"`
+	Reasons    int    `json:"reasons"` // position in storedEvidence.Reasons
+}
+
+// MarshalJSON stores the evidence with its lists of reasons shared.
+func (e sourceEvidence) MarshalJSON() ([]byte, error) {
+	st := storedEvidence{Excluded: e.Excluded, KEV: e.KEV, Severity: e.Severity, Fixed: e.Fixed}
+	if len(e.Matches) > 0 {
+		st.Assets = make([]storedMatch, len(e.Matches))
+	}
+	pos := map[string]int{}
+	for i, m := range e.Matches {
+		key := strings.Join(m.Reasons, "\x00")
+		p, ok := pos[key]
+		if !ok {
+			p = len(st.Reasons)
+			pos[key] = p
+			st.Reasons = append(st.Reasons, m.Reasons)
+		}
+		st.Assets[i] = storedMatch{Asset: m.Asset, Confidence: m.Confidence, Rule: m.Rule, Reasons: p}
+	}
+	return wire.Marshal(st)
+}
+
+// UnmarshalJSON reads the evidence as stored now or before.
+func (e *sourceEvidence) UnmarshalJSON(data []byte) error {
+	var st storedEvidence
+	if err := wire.Unmarshal(data, &st); err != nil {
+		return err
+	}
+	*e = sourceEvidence{Matches: st.Matches, Excluded: st.Excluded, KEV: st.KEV, Severity: st.Severity, Fixed: st.Fixed}
+	for _, m := range st.Assets {
+		if m.Reasons < 0 || m.Reasons >= len(st.Reasons) || m.Asset == nil {
+			return fmt.Errorf("stored match: reasons %d of %d, asset %v", m.Reasons, len(st.Reasons), m.Asset != nil)
+		}
+		e.Matches = append(e.Matches, AssetMatch{Asset: m.Asset, Confidence: m.Confidence, Rule: m.Rule, Reasons: st.Reasons[m.Reasons]})
+	}
+	return nil
 }
 
 type summary struct {

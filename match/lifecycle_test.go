@@ -2,6 +2,8 @@ package match
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/internal/bus"
 	"github.com/vigilhealth/vigil/internal/testenv"
+	"github.com/vigilhealth/vigil/internal/wire"
 )
 
 // TestLifecycleOneAlertPerClusterAcrossSources follows one vulnerability
@@ -206,8 +209,12 @@ func TestFreshClusterSkipsTheStateReadButNeverOverwrites(t *testing.T) {
 	if n := count(); n != 1 || first[0].Revision != "1" {
 		t.Fatalf("%d alert messages (revision %s), want revision 1 once", n, first[0].Revision)
 	}
-	if e, err := b.AlertState.Get(ctx, first[0].Tenant+"."+first[0].ID); err != nil || e.Revision() == 0 {
+	e, err := b.AlertState.Get(ctx, first[0].Tenant+"."+first[0].ID)
+	if err != nil {
 		t.Fatalf("state not stored: %v", err)
+	}
+	if v := string(e.Value()); !strings.Contains(v, `"reasons":[[`) || strings.Contains(v, `"matches"`) {
+		t.Fatalf("state stored without shared reasons: %s", v)
 	}
 	// The same cluster again, claimed new by mistake, with news (KEV).
 	kev := *adv
@@ -222,5 +229,49 @@ func TestFreshClusterSkipsTheStateReadButNeverOverwrites(t *testing.T) {
 	}
 	if n := count(); n != 2 || retry[0].Revision != "2" || !slices.Contains(retry[0].Changes, "added to KEV") {
 		t.Fatalf("%d alert messages, revision %s, changes %v; want revision 2 \"added to KEV\" as the second message", n, retry[0].Revision, retry[0].Changes)
+	}
+}
+
+// The evidence is stored with each distinct list of reasons once, reads
+// back whole, and evidence stored the old way (reasons per asset) still reads.
+func TestStoredEvidenceSharesReasons(t *testing.T) {
+	why := func(version string) []string {
+		return []string{`vendor "GE HealthCare" = "GE HealthCare" (ge-healthcare)`,
+			`product "CARESCAPE B450" = "CARESCAPE B450" in the advisory's product list`,
+			"version " + version + ` in "vers:generic/<2.1"`, "status known_affected"}
+	}
+	r1, r2 := why("1.0"), why("2.0")
+	ev := sourceEvidence{KEV: true, Fixed: true, Excluded: []string{"MON-9"}, Severity: &advisory.Severity{Score: 9.8}}
+	for i := range 12 {
+		r := r1
+		if i%3 == 0 {
+			r = r2
+		}
+		ev.Matches = append(ev.Matches, AssetMatch{Asset: &Asset{ID: fmt.Sprintf("MON-%02d", i), Vendor: "GE HealthCare", Product: "CARESCAPE B450",
+			Version: "1.0", Criticality: LifeCritical, Zone: ZoneClinical}, Confidence: Exact, Rule: "product", Reasons: r})
+	}
+	data, err := wire.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := wire.Marshal(storedEvidence{Matches: ev.Matches, Excluded: ev.Excluded, KEV: true, Severity: ev.Severity, Fixed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "known_affected"); n != 2 || 2*len(data) > len(old)+len(old)/5 {
+		t.Fatalf("stored %d bytes (reasons per asset: %d), the status %d times; want each list of reasons once", len(data), len(old), n)
+	}
+	for name, stored := range map[string][]byte{"shared": data, "per asset (before)": old} {
+		var back sourceEvidence
+		if err := wire.Unmarshal(stored, &back); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(back, ev) {
+			t.Errorf("%s: read back\n%+v\nwant\n%+v", name, back, ev)
+		}
+	}
+	var bad sourceEvidence
+	if err := wire.Unmarshal([]byte(`{"assets":[{"asset":{"id":"X"},"reasons":3}],"reasons":[["a"]]}`), &bad); err == nil {
+		t.Error("a match pointing past the stored reasons was read")
 	}
 }
