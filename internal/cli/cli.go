@@ -50,13 +50,14 @@ usage: vigil <command> [flags]
                                  --tenant confines it to that tenant's data
   deliveries failed [--tenant ID] [--since 168h] [--format table|json]
                                  alerts a channel refused for good, with the reason
-  bench [--tenants 1000 --assets 1000 --rate 0 --duration 30s --poll-interval 5m --store --json]
+  bench [--tenants 1000 --assets 1000 --rate 0 --duration 30s --poll-interval 5m --match-share 0.05 --store --json]
                                  the real pipeline under synthetic load, against the bare JetStream baseline
   bench store [--alerts 10000000 --json]
                                  the ClickHouse writer and the documented queries over generated history
   version                        print the version
 
-Configuration is read from VIGIL_* environment variables: see 'vigil config'.
+'vigil COMMAND -h' lists a command's flags. Configuration is read from
+VIGIL_* environment variables: see 'vigil config'.
 `
 
 type env struct {
@@ -110,6 +111,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
+	if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") && !hasFlags[args[0]] {
+		fmt.Fprint(stdout, commandUsage(args[0]))
+		return 0
+	}
 	if err := cmd(args[1:]); err != nil {
 		var help helpText
 		if errors.As(err, &help) {
@@ -133,6 +138,30 @@ type usageError struct{ msg string }
 func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// hasFlags are the commands whose own flags answer -h; the others (their
+// subcommands come first) answer with their lines of the usage.
+var hasFlags = map[string]bool{"run": true, "demo": true, "alerts": true, "query": true, "bench": true, "parse": true, "match": true}
+
+// commandUsage is the usage's lines about one command.
+func commandUsage(name string) string {
+	var b strings.Builder
+	b.WriteString("usage:\n\n")
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  "+name+" ") || line == "  "+name:
+			in = true
+		case !strings.HasPrefix(line, "    "):
+			in = false
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	b.WriteString("\n'vigil COMMAND SUBCOMMAND -h' lists a subcommand's flags.\n")
+	return b.String()
+}
 
 // helpText is a command's flags, asked for with -h or --help: printed on
 // standard output, exit status 0.

@@ -109,7 +109,13 @@ func TestCommandFlagsHelp(t *testing.T) {
 			t.Errorf("vigil bench -h does not mention %q:\n%s", flag, out)
 		}
 	}
-	code, _, errs := vigil(t, ctx, "bench", "--rtae", "5")
+	// Commands whose subcommands come first answer with their usage lines.
+	code, out, errs := vigil(t, ctx, "inventory", "-h")
+	if code != 0 || !strings.Contains(out, "inventory validate FILE") || !strings.Contains(out, "inventory apply --tenant ID FILE") ||
+		strings.Contains(out, "tenant list") {
+		t.Errorf("vigil inventory -h: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	code, _, errs = vigil(t, ctx, "bench", "--rtae", "5")
 	if code != 2 || !strings.Contains(errs, "flag provided but not defined: -rtae") || !strings.Contains(errs, "'vigil bench -h'") {
 		t.Errorf("unknown flag: exit %d, stderr %q", code, errs)
 	}
