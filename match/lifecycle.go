@@ -91,6 +91,9 @@ func (e *sourceEvidence) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	*e = sourceEvidence{Matches: st.Matches, Excluded: st.Excluded, KEV: st.KEV, Severity: st.Severity, Fixed: st.Fixed}
+	if len(st.Assets) > 0 {
+		e.Matches = make([]AssetMatch, 0, len(st.Assets))
+	}
 	for _, m := range st.Assets {
 		if m.Reasons < 0 || m.Reasons >= len(st.Reasons) || m.Asset == nil {
 			return fmt.Errorf("stored match: reasons %d of %d, asset %v", m.Reasons, len(st.Reasons), m.Asset != nil)

@@ -91,9 +91,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		e.log.Debug("soft memory limit", "bytes", limit, "from", from)
 	}
 	cmds := map[string]func([]string) error{
-		"run":        e.run,
-		"demo":       e.demo,
-		"config":     func([]string) error { return cfg.Print(stdout) },
+		"run":  e.run,
+		"demo": e.demo,
+		"config": func(args []string) error {
+			if len(args) > 0 {
+				return usagef("config: takes no arguments")
+			}
+			return cfg.Print(stdout)
+		},
 		"migrate":    e.migrate,
 		"tenant":     e.tenant,
 		"inventory":  e.inventory,
@@ -111,10 +116,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") && !hasFlags[args[0]] {
-		fmt.Fprint(stdout, commandUsage(args[0]))
-		return 0
-	}
 	if err := cmd(args[1:]); err != nil {
 		var help helpText
 		if errors.As(err, &help) {
@@ -123,6 +124,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		var ue usageError
 		if errors.As(err, &ue) {
+			if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+				// A command whose subcommand comes first refused "-h" as one.
+				fmt.Fprint(stdout, commandUsage(args[0]))
+				return 0
+			}
 			// Usage messages name their command themselves ("tenant: want ...").
 			fmt.Fprintf(stderr, "vigil %s\n", err)
 			return 2
@@ -138,10 +144,6 @@ type usageError struct{ msg string }
 func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
-
-// hasFlags are the commands whose own flags answer -h; the others (their
-// subcommands come first) answer with their lines of the usage.
-var hasFlags = map[string]bool{"run": true, "demo": true, "alerts": true, "query": true, "bench": true, "parse": true, "match": true}
 
 // commandUsage is the usage's lines about one command.
 func commandUsage(name string) string {

@@ -115,6 +115,9 @@ func TestCommandFlagsHelp(t *testing.T) {
 		strings.Contains(out, "tenant list") {
 		t.Errorf("vigil inventory -h: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
+	if code, out, _ = vigil(t, ctx, "config", "--help"); code != 0 || !strings.Contains(out, "config ") || strings.Contains(out, "VIGIL_") {
+		t.Errorf("vigil config --help: exit %d, stdout %q; want its usage line, not the configuration", code, out)
+	}
 	code, _, errs = vigil(t, ctx, "bench", "--rtae", "5")
 	if code != 2 || !strings.Contains(errs, "flag provided but not defined: -rtae") || !strings.Contains(errs, "'vigil bench -h'") {
 		t.Errorf("unknown flag: exit %d, stderr %q", code, errs)
