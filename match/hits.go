@@ -9,58 +9,109 @@ import (
 	"github.com/vigilhealth/vigil/enrich"
 )
 
-// hits are the assets an advisory matched or showed not affected. A hit
-// holds no pointers (the asset is member k of group g, the wording template
-// tmpl, -1 for not affected), so collecting and ordering thousands of them
-// costs the garbage collector nothing.
+// hits are the assets an advisory matched or showed not affected, as
+// spans: a span is the members of one group in one hospital, which lie side
+// by side (a group's members are ordered by hospital) and share the group's
+// verdict. An advisory that reaches a thousand assets in 80 hospitals makes
+// a few hundred spans; the assets themselves are read only when an alert is
+// built. Spans hold no pointers.
 type hits struct {
 	gs    []*group
-	tmpls []AssetMatch // rule, confidence and reasons, shared by a group's members
-	list  []hit
-	bufs  *hitBufs
+	spans []span
+	// Each template is the rule, confidence and reasons a span's members
+	// share. The decision reads only the confidence; the wording is made
+	// when the first alert is built (words).
+	conf  []string
+	tmpls []AssetMatch
+	srcs  []wording // what a product list's templates are worded from
+	once  sync.Once
 }
 
-type hit struct {
-	ti, order int32 // tenant position, asset position in the tenant
-	g, k      int32
-	tmpl      int32
-	score     int8 // assetScore
+// wording is the winning evidence of a group, to be worded as template at.
+type wording struct {
+	at int32
+	ev evidence
+	c  *indexed
 }
 
-func (h *hits) member(x *hit) *member { return &h.gs[x.g].members[x.k] }
-
-// scratch reuses the hit lists of earlier matches: a large advisory
-// collects thousands, and fresh memory for each costs page faults.
-var scratch = sync.Pool{New: func() any { return &hitBufs{} }}
-
-type hitBufs struct {
-	list, sorted, tmp []hit
-	count             []int32
+// addTemplate adds a template, worded (text matches) or to be worded
+// (m zero, with a wording in srcs), and returns its position.
+func (h *hits) addTemplate(conf string, m AssetMatch) int32 {
+	h.conf = append(h.conf, conf)
+	h.tmpls = append(h.tmpls, m)
+	return int32(len(h.conf) - 1)
 }
 
-func newHits(gs []*group, n int) *hits {
-	b := scratch.Get().(*hitBufs)
-	return &hits{gs: gs, list: slices.Grow(b.list[:0], n), bufs: b}
+// words returns the templates, wording those of a product list the first
+// time; alerts are built side by side, so it is done once.
+func (h *hits) words() []AssetMatch {
+	h.once.Do(func() {
+		for i := range h.srcs {
+			w := &h.srcs[i]
+			h.tmpls[w.at] = w.ev.assetMatch(w.c)
+		}
+	})
+	return h.tmpls
 }
 
-// release returns the scratch lists; the hits must not be used after.
-func (h *hits) release() {
-	b := h.bufs
-	b.list = h.list[:0]
-	if cap(b.list) > 1<<20 {
-		b.list, b.sorted, b.tmp, b.count = nil, nil, nil, nil // a huge one-off is not kept
+type span struct {
+	ti, g    int32 // tenant position, group
+	from, to int32 // the group's members[from:to]
+	tmpl     int32 // wording template; -1: not affected
+	score    int8  // the highest assetScore of the members
+}
+
+// run is one tenant's members of a group: from the previous run's end (0
+// for the first) to end, with their highest assetScore. An advisory's hits
+// are made from runs (a few hundred) and not from members (thousands).
+type run struct {
+	ti, end int32
+	score   int8
+}
+
+// runsOf cuts members, ordered by tenant, into runs.
+func runsOf(ms []member) []run {
+	var out []run
+	for i := 0; i < len(ms); {
+		r := run{ti: ms[i].ti, score: ms[i].score}
+		j := i + 1
+		for ; j < len(ms) && ms[j].ti == r.ti; j++ {
+			r.score = max(r.score, ms[j].score)
+		}
+		r.end = int32(j)
+		out = append(out, r)
+		i = j
 	}
-	scratch.Put(b)
+	return slices.Clip(out)
+}
+
+// member is one asset of a group, with what matching reads of it inline,
+// so that emitting thousands of hits does not chase entries; no pointers.
+type member struct {
+	ti, k, order int32 // tenant position, entry position, asset position
+	score        int8  // assetScore
+}
+
+// addGroup adds the spans of group g (position gi) in the tenants cleared
+// for the advisory.
+func (h *hits) addGroup(g *group, gi, tmpl int32, cleared func(int32) bool) {
+	from := int32(0)
+	for _, r := range g.runs {
+		if cleared == nil || cleared(r.ti) {
+			h.spans = append(h.spans, span{ti: r.ti, g: gi, from: from, to: r.end, tmpl: tmpl, score: r.score})
+		}
+		from = r.end
+	}
 }
 
 // matchText matches an advisory without a product list: vendor found by
 // enrich, product name or model number in its text, version bound in its
-// title or summary.
+// title or summary. Each asset is judged alone: a span of one.
 func (ix *Index) matchText(adv *advisory.Advisory, cleared func(int32) bool) *hits {
 	text := " " + enrich.Normalize(adv.Text()) + " "
 	bound, hasBound := ParseBound(adv.Title + "\n" + adv.Summary)
 	g := &group{}
-	res := newHits([]*group{g}, 0)
+	res := &hits{gs: []*group{g}}
 	for _, vr := range adv.Enrichment.Vendors {
 		for _, r := range ix.byVendor[vr.ID] {
 			ti := r.ti
@@ -72,132 +123,228 @@ func (ix *Index) matchText(adv *advisory.Advisory, cleared func(int32) bool) *hi
 			if v == verdictNone {
 				continue
 			}
-			h := hit{ti: ti, order: c.order, k: int32(len(g.members)), tmpl: -1, score: assetScore(ix.field(c, fCriticality), ix.field(c, fZone))}
-			g.members = append(g.members, member{ti: ti, k: r.k, order: c.order, score: h.score})
+			k := int32(len(g.members))
+			s := span{ti: ti, from: k, to: k + 1, tmpl: -1, score: assetScore(ix.field(c, fCriticality), ix.field(c, fZone))}
+			g.members = append(g.members, member{ti: ti, k: r.k, order: c.order, score: s.score})
 			if v == verdictMatched {
-				h.tmpl = int32(len(res.tmpls))
-				res.tmpls = append(res.tmpls, m)
+				s.tmpl = res.addTemplate(m.Confidence, m)
 			}
-			res.list = append(res.list, h)
+			res.spans = append(res.spans, s)
 		}
 	}
 	return res
 }
 
-// byTenant orders the hits by tenant, then by asset within each tenant.
-// When asset positions are small (inventories under 65,536 assets) it is
-// two stable counting sorts, by position and then by tenant; otherwise a
-// counting sort by tenant and a comparison sort within each.
-func (h *hits) byTenant(tenants int) []hit {
-	var maxOrder int32
-	for i := range h.list {
-		maxOrder = max(maxOrder, h.list[i].order)
+// Matches is what one advisory matched: the hospitals it reaches and, for
+// each, the alert's priority and confidence and the spans of its assets.
+// The alerts themselves (each asset with its explanation) are built on
+// demand by Alert, so that the matcher builds each in the worker that
+// revises and publishes it. A Matches reads the index it came from, which
+// never changes.
+type Matches struct {
+	ix       *Index
+	aref     AdvisoryRef
+	revision string
+	cluster  string
+	fix      bool
+	res      *hits
+	spans    []span // res.spans ordered by tenant
+	alerts   []pending
+}
+
+// pending is one alert before it is built: its spans, or the vendor-watch
+// alert it is.
+type pending struct {
+	tenant               string
+	from, to             int32 // spans[from:to]
+	assets, excluded     int32
+	priority, confidence string
+	watch                *Alert
+}
+
+// Len is the number of alerts.
+func (m *Matches) Len() int { return len(m.alerts) }
+
+// Tenant is the hospital alert i is for.
+func (m *Matches) Tenant(i int) string { return m.alerts[i].tenant }
+
+// Priority and Confidence are alert i's.
+func (m *Matches) Priority(i int) string   { return m.alerts[i].priority }
+func (m *Matches) Confidence(i int) string { return m.alerts[i].confidence }
+
+// Counts is how many assets alert i names as affected, and how many the
+// advisory shows not affected.
+func (m *Matches) Counts(i int) (assets, excluded int) {
+	return int(m.alerts[i].assets), int(m.alerts[i].excluded)
+}
+
+// Alerts builds every alert, in tenant order; nil when there is none.
+func (m *Matches) Alerts() []Alert {
+	if len(m.alerts) == 0 {
+		return nil
 	}
-	out := slices.Grow(h.bufs.sorted[:0], len(h.list))[:len(h.list)]
-	h.bufs.sorted = out
-	if maxOrder < 1<<16 {
-		tmp := slices.Grow(h.bufs.tmp[:0], len(h.list))[:len(h.list)]
-		h.bufs.tmp = tmp
-		h.countingSort(h.list, tmp, int(maxOrder)+1, func(x *hit) int32 { return x.order })
-		h.countingSort(tmp, out, tenants, func(x *hit) int32 { return x.ti })
-		return out
+	var na, ne int32
+	for i := range m.alerts {
+		na, ne = na+m.alerts[i].assets, ne+m.alerts[i].excluded
 	}
-	h.countingSort(h.list, out, tenants, func(x *hit) int32 { return x.ti })
-	for i := 0; i < len(out); {
-		j := i + 1
-		sorted := true
-		for ; j < len(out) && out[j].ti == out[i].ti; j++ {
-			sorted = sorted && out[j].order >= out[j-1].order
-		}
-		if !sorted {
-			slices.SortFunc(out[i:j], func(a, b hit) int { return int(a.order - b.order) })
-		}
-		i = j
+	b := newAlertBufs(na, ne) // one backing array for all
+	out := make([]Alert, len(m.alerts))
+	for i := range out {
+		out[i] = m.build(i, &b)
 	}
 	return out
 }
 
-// countingSort places src into dst ordered by key (0 <= key < keys),
-// keeping the order of equal keys.
-func (h *hits) countingSort(src, dst []hit, keys int, key func(*hit) int32) {
-	count := slices.Grow(h.bufs.count[:0], keys+1)[:keys+1]
-	clear(count)
-	h.bufs.count = count
-	for i := range src {
-		count[key(&src[i])+1]++
-	}
-	for i := 1; i <= keys; i++ {
-		count[i] += count[i-1]
-	}
-	for i := range src {
-		k := key(&src[i])
-		dst[count[k]] = src[i]
-		count[k]++
-	}
+// alertBufs are the arrays alerts' assets and excluded ids are cut from.
+type alertBufs struct {
+	matches  []AssetMatch
+	assets   []Asset
+	excluded []string
 }
 
-// assemble makes one alert per tenant from the hits. Tenants whose assets
-// are all shown not affected get an alert without assets: that evidence
-// still counts for the alert's lifecycle.
-func (ix *Index) assemble(adv *advisory.Advisory, aref AdvisoryRef, res *hits) []Alert {
-	if len(res.list) == 0 {
-		res.release()
-		return nil
+func newAlertBufs(assets, excluded int32) alertBufs {
+	return alertBufs{matches: make([]AssetMatch, assets), assets: make([]Asset, assets), excluded: make([]string, excluded)}
+}
+
+// Alert builds alert i: each asset with its explanation, in asset id
+// order, and the ids of the assets shown not affected.
+func (m *Matches) Alert(i int) Alert {
+	b := newAlertBufs(m.alerts[i].assets, m.alerts[i].excluded)
+	return m.build(i, &b)
+}
+
+// decide orders the spans by tenant and folds each tenant's into its
+// alert's priority, confidence and counts. Tenants whose assets are all
+// shown not affected get an alert without assets: that evidence still
+// counts for the alert's lifecycle.
+func (ix *Index) decide(adv *advisory.Advisory, aref AdvisoryRef, res *hits) *Matches {
+	m := &Matches{ix: ix, aref: aref, revision: adv.Revision, cluster: clusterOf(adv), fix: fixAvailable(adv), res: res}
+	if len(res.spans) == 0 {
+		return m
 	}
-	defer res.release()
-	list := res.byTenant(len(ix.tenantIDs))
-	nm, tenants := 0, 1
-	for i := range list {
-		if list[i].tmpl >= 0 {
-			nm++
-		}
-		if i > 0 && list[i].ti != list[i-1].ti {
-			tenants++
-		}
-	}
-	matches := make([]AssetMatch, 0, nm)        // one backing array for every alert's assets
-	assets := make([]Asset, nm)                 // ... for the assets they point to
-	excluded := make([]string, 0, len(list)-nm) // ... and for excluded ids
-	alerts := make([]Alert, 0, tenants+len(ix.watchers))
-	cluster, fix := clusterOf(adv), fixAvailable(adv)
+	m.spans = byTenant(res.spans, len(ix.tenantIDs))
+	list := m.spans
 	for i := 0; i < len(list); {
+		p := pending{tenant: ix.tenantIDs[list[i].ti], from: int32(i), priority: "P4", confidence: Possible}
+		best := -1
 		j := i
-		m0, e0 := len(matches), len(excluded)
-		best, prio, conf := -1, "P4", Possible
 		for ; j < len(list) && list[j].ti == list[i].ti; j++ {
-			x := &list[j]
-			mb := res.member(x)
-			if x.tmpl < 0 {
-				excluded = append(excluded, ix.id(ref{mb.ti, mb.k}))
+			s := &list[j]
+			n := s.to - s.from
+			if s.tmpl < 0 {
+				p.excluded += n
 				continue
 			}
-			m := res.tmpls[x.tmpl]
-			a := &assets[len(matches)]
-			*a = ix.asset(ref{mb.ti, mb.k})
-			m.Asset = a
-			matches = append(matches, m)
-			if p, score := priority(&aref, x.score, m.Confidence); score > best {
-				best, prio = score, p
+			p.assets += n
+			conf := res.conf[s.tmpl]
+			if prio, score := priority(&aref, s.score, conf); score > best {
+				best, p.priority = score, prio
 			}
-			if rank(m.Confidence) > rank(conf) {
-				conf = m.Confidence
+			if rank(conf) > rank(p.confidence) {
+				p.confidence = conf
 			}
 		}
-		tenant := ix.tenantIDs[list[i].ti]
-		al := Alert{
-			Schema: AlertSchema, ID: AlertID(tenant, cluster), Tenant: tenant, Revision: adv.Revision, ClusterID: cluster,
-			Advisory: aref, Priority: prio, Confidence: conf, FixAvailable: fix,
-		}
-		if len(matches) > m0 {
-			al.Assets = matches[m0:len(matches):len(matches)]
-		}
-		if len(excluded) > e0 {
-			al.Excluded = excluded[e0:len(excluded):len(excluded)]
-		}
-		alerts = append(alerts, al)
+		p.to = int32(j)
+		m.alerts = append(m.alerts, p)
 		i = j
 	}
-	return alerts
+	return m
+}
+
+// byTenant returns the spans ordered by tenant (a stable counting sort).
+func byTenant(spans []span, tenants int) []span {
+	count := make([]int32, tenants+1)
+	for i := range spans {
+		count[spans[i].ti+1]++
+	}
+	for i := 1; i <= tenants; i++ {
+		count[i] += count[i-1]
+	}
+	out := make([]span, len(spans))
+	for i := range spans {
+		k := spans[i].ti
+		out[count[k]] = spans[i]
+		count[k]++
+	}
+	return out
+}
+
+// build builds alert i with arrays cut from b.
+func (m *Matches) build(i int, b *alertBufs) Alert {
+	p := &m.alerts[i]
+	if p.watch != nil {
+		return *p.watch
+	}
+	al := Alert{
+		Schema: AlertSchema, ID: AlertID(p.tenant, m.cluster), Tenant: p.tenant, Revision: m.revision, ClusterID: m.cluster,
+		Advisory: m.aref, Priority: p.priority, Confidence: p.confidence, FixAvailable: m.fix,
+	}
+	// The tenant's members, in asset order: each span is in asset order,
+	// so a few are merged; many (text matches: spans of one) are sorted.
+	type item struct{ order, g, k, tmpl int32 }
+	var buf [64]item
+	items := buf[:0]
+	spans := m.spans[p.from:p.to]
+	if len(spans) == 1 || len(spans) > 8 {
+		for _, s := range spans {
+			ms := m.res.gs[s.g].members
+			for k := s.from; k < s.to; k++ {
+				items = append(items, item{order: ms[k].order, g: s.g, k: k, tmpl: s.tmpl})
+			}
+		}
+		if len(spans) > 1 {
+			slices.SortFunc(items, func(a, b item) int { return int(a.order - b.order) })
+		}
+	} else {
+		var next [8]int32
+		for i, s := range spans {
+			next[i] = s.from
+		}
+		for {
+			pick, order := -1, int32(0)
+			for i, s := range spans {
+				if next[i] < s.to {
+					if o := m.res.gs[s.g].members[next[i]].order; pick < 0 || o < order {
+						pick, order = i, o
+					}
+				}
+			}
+			if pick < 0 {
+				break
+			}
+			s := &spans[pick]
+			items = append(items, item{order: order, g: s.g, k: next[pick], tmpl: s.tmpl})
+			next[pick]++
+		}
+	}
+	if p.assets > 0 {
+		tmpls := m.res.words()
+		al.Assets, b.matches = b.matches[:p.assets:p.assets], b.matches[p.assets:]
+		assets := b.assets[:p.assets]
+		b.assets = b.assets[p.assets:]
+		n := 0
+		for _, x := range items {
+			if x.tmpl >= 0 {
+				mb := &m.res.gs[x.g].members[x.k]
+				assets[n] = m.ix.asset(ref{mb.ti, mb.k})
+				al.Assets[n] = tmpls[x.tmpl]
+				al.Assets[n].Asset = &assets[n]
+				n++
+			}
+		}
+	}
+	if p.excluded > 0 {
+		al.Excluded, b.excluded = b.excluded[:p.excluded:p.excluded], b.excluded[p.excluded:]
+		n := 0
+		for _, x := range items {
+			if x.tmpl < 0 {
+				mb := &m.res.gs[x.g].members[x.k]
+				al.Excluded[n] = m.ix.id(ref{mb.ti, mb.k})
+				n++
+			}
+		}
+	}
+	return al
 }
 
 // clearedFor returns whether the tenant at a position may receive an

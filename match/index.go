@@ -154,9 +154,13 @@ func (ix *Index) Tenants() int { return len(ix.tenants) }
 
 // Match returns one alert per tenant whose assets the advisory affects,
 // in tenant order, each alert's assets in asset id order.
-func (ix *Index) Match(adv *advisory.Advisory) []Alert {
+func (ix *Index) Match(adv *advisory.Advisory) []Alert { return ix.Matches(adv).Alerts() }
+
+// Matches decides which tenants' assets the advisory affects, and each
+// alert's priority and confidence; its alerts are built on demand.
+func (ix *Index) Matches(adv *advisory.Advisory) *Matches {
 	if adv.Enrichment == nil {
-		return nil
+		return &Matches{ix: ix}
 	}
 	aref := AdvisoryRef{
 		Source: adv.Source, ID: adv.ID, Revision: adv.Revision, Title: adv.Title, URL: adv.URL,
@@ -171,18 +175,20 @@ func (ix *Index) Match(adv *advisory.Advisory) []Alert {
 	} else {
 		res = ix.matchText(adv, cleared)
 	}
-	alerts := ix.assemble(adv, aref, res)
+	m := ix.decide(adv, aref, res)
 	if len(ix.watchers) > 0 {
-		have := make(map[string]bool, len(alerts))
-		for _, a := range alerts {
-			have[a.Tenant] = len(a.Assets) > 0
+		have := make(map[string]bool, len(m.alerts))
+		for _, p := range m.alerts {
+			have[p.tenant] = p.assets > 0
 		}
 		if w := ix.watchAlerts(adv, aref, have); len(w) > 0 {
-			alerts = append(alerts, w...)
-			sort.SliceStable(alerts, func(i, j int) bool { return alerts[i].Tenant < alerts[j].Tenant })
+			for i := range w {
+				m.alerts = append(m.alerts, pending{tenant: w[i].Tenant, priority: w[i].Priority, confidence: w[i].Confidence, watch: &w[i]})
+			}
+			sort.SliceStable(m.alerts, func(i, j int) bool { return m.alerts[i].tenant < m.alerts[j].tenant })
 		}
 	}
-	return alerts
+	return m
 }
 
 // Subscribed reports whether the alert's tenant wants it, and sets the

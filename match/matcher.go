@@ -118,7 +118,7 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err := wire.Unmarshal(msg.Data(), &adv); err != nil {
 		return fmt.Errorf("match: decode %s: %w", msg.Subject(), err)
 	}
-	alerts := m.index.Load().Match(&adv)
+	found := m.index.Load().Matches(&adv)
 	now := m.now().UTC()
 	// The first delivery of an advisory that opened its cluster makes only
 	// new alerts: their state is not read. A redelivery reads it (this
@@ -130,15 +130,18 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	// Each hospital's alert is its own lifecycle (its own key-value entry)
 	// and its own message: they are revised and published side by side, so
 	// an advisory that reaches many hospitals does not wait for each in
-	// turn. A failure does not cancel the others (none is left between
-	// publish and commit); it retries the advisory, where the alerts
-	// already stored are unchanged and not sent again.
+	// turn; each is built (its assets and their explanations) by the
+	// worker that revises it. A failure does not cancel the others (none is
+	// left between publish and commit); it retries the advisory, where the
+	// alerts already stored are unchanged and not sent again.
 	var g errgroup.Group
 	g.SetLimit(AlertWorkers)
-	for i := range alerts {
-		a := &alerts[i]
-		a.CreatedAt = now
-		g.Go(func() error { return m.alert(ctx, a, &adv, fresh) })
+	for i := range found.Len() {
+		g.Go(func() error {
+			a := found.Alert(i)
+			a.CreatedAt = now
+			return m.alert(ctx, &a, &adv, fresh)
+		})
 	}
 	return g.Wait()
 }

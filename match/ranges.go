@@ -167,11 +167,28 @@ const (
 
 // Check compares version v with the range and explains the comparison.
 func (r Range) Check(v string) (RangeVerdict, string) {
+	verdict := r.verdict(v)
+	switch {
+	case r.Any:
+		return verdict, fmt.Sprintf("all versions affected (%q)", r.Text)
+	case strings.TrimSpace(v) == "":
+		return verdict, fmt.Sprintf("asset version unknown; advisory range %q", r.Text)
+	case verdict == InRange:
+		return verdict, fmt.Sprintf("version %s in %q", v, r.Text)
+	case verdict == Unknown:
+		return verdict, fmt.Sprintf("version %s not comparable with %q", v, r.Text)
+	}
+	return verdict, fmt.Sprintf("version %s outside %q", v, r.Text)
+}
+
+// verdict is Check without the wording: matching words only the evidence
+// that wins.
+func (r Range) verdict(v string) RangeVerdict {
 	if r.Any {
-		return InRange, fmt.Sprintf("all versions affected (%q)", r.Text)
+		return InRange
 	}
 	if strings.TrimSpace(v) == "" {
-		return Unknown, fmt.Sprintf("asset version unknown; advisory range %q", r.Text)
+		return Unknown
 	}
 	compared := false
 alts:
@@ -190,13 +207,13 @@ alts:
 			}
 		}
 		if ok {
-			return InRange, fmt.Sprintf("version %s in %q", v, r.Text)
+			return InRange
 		}
 	}
 	if !compared {
-		return Unknown, fmt.Sprintf("version %s not comparable with %q", v, r.Text)
+		return Unknown
 	}
-	return OutOfRange, fmt.Sprintf("version %s outside %q", v, r.Text)
+	return OutOfRange
 }
 
 func (c constraint) holds(v string) bool {

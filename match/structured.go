@@ -29,13 +29,7 @@ type vendorAssets struct {
 type group struct {
 	c       indexed  // the first member: what the advisory compares
 	members []member // by tenant, then asset id
-}
-
-// member is one asset of a group, with what matching reads of it inline,
-// so that emitting thousands of hits does not chase entries; no pointers.
-type member struct {
-	ti, k, order int32 // tenant position, entry position, asset position
-	score        int8  // assetScore
+	runs    []run    // the members of each tenant
 }
 
 // groupKey is vendor, product, model, version and CPE as written (string
@@ -65,6 +59,7 @@ func newVendorAssets(ix *Index, list []ref) *vendorAssets {
 			}
 			return int(a.order - b.order)
 		})
+		g.runs = runsOf(g.members)
 		product, model := ix.str(g.c.product), ix.str(g.c.model)
 		if product != "" {
 			va.byName[product] = append(va.byName[product], g)
@@ -120,7 +115,6 @@ func hasStructuredProducts(adv *advisory.Advisory) bool {
 type evidence struct {
 	j          *productJudge
 	rule       string
-	why        string
 	confidence string // set when matched
 	matched    bool
 	excluded   bool // this product shows the asset not affected
@@ -133,7 +127,8 @@ func (ev *evidence) assetMatch(c *indexed) AssetMatch {
 	base := ev.j.nameReasons(c, ev.rule)
 	reasons := make([]string, len(base), len(base)+2)
 	copy(reasons, base)
-	reasons = append(reasons, ev.why)
+	_, why := checkRanges(ev.j.ranges, ev.j.ix.field(c, fVersion))
+	reasons = append(reasons, why)
 	switch st := ev.j.p.Status; {
 	case st == advisory.StatusUnderInvestigation:
 		reasons = append(reasons, "status under investigation")
@@ -173,13 +168,7 @@ func (ix *Index) matchStructured(adv *advisory.Advisory, cleared func(int32) boo
 			}
 		}
 	}
-	n := 0
-	for i, g := range gs {
-		if evs[i].matched || evs[i].excluded {
-			n += len(g.members)
-		}
-	}
-	res := newHits(gs, n)
+	res := &hits{gs: gs}
 	for i, g := range gs {
 		ev := &evs[i]
 		if !ev.matched && !ev.excluded {
@@ -187,14 +176,10 @@ func (ix *Index) matchStructured(adv *advisory.Advisory, cleared func(int32) boo
 		}
 		tmpl := int32(-1)
 		if ev.matched {
-			tmpl = int32(len(res.tmpls))
-			res.tmpls = append(res.tmpls, ev.assetMatch(&g.c))
+			tmpl = res.addTemplate(ev.confidence, AssetMatch{})
+			res.srcs = append(res.srcs, wording{at: tmpl, ev: *ev, c: &g.c})
 		}
-		for k := range g.members {
-			if mb := &g.members[k]; cleared == nil || cleared(mb.ti) {
-				res.list = append(res.list, hit{ti: mb.ti, order: mb.order, g: int32(i), k: int32(k), tmpl: tmpl, score: mb.score})
-			}
-		}
+		res.addGroup(g, int32(i), tmpl, cleared)
 	}
 	return res
 }
@@ -327,7 +312,7 @@ type productJudge struct {
 	p        advisory.Product
 	alias    string
 	ranges   []parsedRange
-	verdicts map[string]verdictWhy
+	verdicts map[string]RangeVerdict
 	names    map[nameKey][]string
 }
 
@@ -339,17 +324,12 @@ type parsedRange struct {
 	expr string
 }
 
-type verdictWhy struct {
-	v   RangeVerdict
-	why string
-}
-
 func newProductJudge(ix *Index, p advisory.Product, alias string) *productJudge {
 	versions := p.Versions
 	if v := nameVersion(p.Name); v != "" && (len(versions) == 0 || (len(versions) == 1 && versions[0] == "*")) {
 		versions = []string{v} // "IntelliSpace Portal 7.0.x": the name carries the range
 	}
-	j := &productJudge{ix: ix, p: p, alias: alias, verdicts: map[string]verdictWhy{}, names: map[nameKey][]string{}}
+	j := &productJudge{ix: ix, p: p, alias: alias, verdicts: map[string]RangeVerdict{}, names: map[nameKey][]string{}}
 	j.ranges = make([]parsedRange, 0, len(versions))
 	for _, e := range versions {
 		r, ok := cachedRange(e)
@@ -358,13 +338,13 @@ func newProductJudge(ix *Index, p advisory.Product, alias string) *productJudge 
 	return j
 }
 
-func (j *productJudge) verdict(version string) (RangeVerdict, string) {
-	if vw, ok := j.verdicts[version]; ok {
-		return vw.v, vw.why
+func (j *productJudge) verdict(version string) RangeVerdict {
+	if v, ok := j.verdicts[version]; ok {
+		return v
 	}
-	v, why := checkRanges(j.ranges, version)
-	j.verdicts[version] = verdictWhy{v, why}
-	return v, why
+	v := rangesVerdict(j.ranges, version)
+	j.verdicts[version] = v
+	return v
 }
 
 // nameReasons words the vendor and product part of the explanation.
@@ -395,7 +375,7 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 	if p.Status == "" {
 		return evidence{} // listed in the product tree, no statement about it
 	}
-	verdict, why := j.verdict(j.ix.field(c, fVersion))
+	verdict := j.verdict(j.ix.field(c, fVersion))
 	fixedOrNot := p.Status == advisory.StatusFixed || p.Status == advisory.StatusNotAffected
 	switch {
 	case fixedOrNot && verdict != InRange:
@@ -403,7 +383,7 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 	case !fixedOrNot && verdict == OutOfRange:
 		return evidence{excluded: true} // only the asset id is needed
 	}
-	ev := evidence{j: j, rule: rule, why: why}
+	ev := evidence{j: j, rule: rule}
 	if fixedOrNot {
 		ev.excluded, ev.strong = true, true
 		return ev
@@ -416,6 +396,27 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 		}
 	}
 	return ev
+}
+
+// rangesVerdict is checkRanges without the wording.
+func rangesVerdict(rs []parsedRange, version string) RangeVerdict {
+	if len(rs) == 0 {
+		return Unknown
+	}
+	out := OutOfRange
+	for _, pr := range rs {
+		if !pr.ok {
+			out = Unknown
+			continue
+		}
+		switch pr.r.verdict(version) {
+		case InRange:
+			return InRange
+		case Unknown:
+			out = Unknown
+		}
+	}
+	return out
 }
 
 // checkRanges checks an asset version against a product's ranges (any
