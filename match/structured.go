@@ -169,6 +169,13 @@ func (ix *Index) matchStructured(adv *advisory.Advisory, cleared func(int32) boo
 		}
 	}
 	res := &hits{gs: gs}
+	n := 0
+	for i, g := range gs {
+		if evs[i].matched || evs[i].excluded {
+			n += len(g.runs)
+		}
+	}
+	res.spans = make([]span, 0, n)
 	for i, g := range gs {
 		ev := &evs[i]
 		if !ev.matched && !ev.excluded {
