@@ -111,8 +111,8 @@ func (e *env) inventory(args []string) error {
 	}
 	switch args[0] {
 	case "validate":
-		if len(args) != 2 {
-			return usagef("inventory validate: want one FILE")
+		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
+			return usagef("inventory validate: want one FILE; it has no flags") // a file named -x: ./-x
 		}
 		inv, err := e.readInventory(args[1])
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,8 +125,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		var ue usageError
 		if errors.As(err, &ue) {
-			if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
-				// A command whose subcommand comes first refused "-h" as one.
+			if slices.Contains(args[1:], "-h") || slices.Contains(args[1:], "--help") {
+				// A command, or a subcommand, without flags refused "-h".
 				fmt.Fprint(stdout, commandUsage(args[0]))
 				return 0
 			}

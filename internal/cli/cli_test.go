@@ -110,10 +110,17 @@ func TestCommandFlagsHelp(t *testing.T) {
 		}
 	}
 	// Commands whose subcommands come first answer with their usage lines.
-	code, out, errs := vigil(t, ctx, "inventory", "-h")
-	if code != 0 || !strings.Contains(out, "inventory validate FILE") || !strings.Contains(out, "inventory apply --tenant ID FILE") ||
-		strings.Contains(out, "tenant list") {
-		t.Errorf("vigil inventory -h: exit %d, stdout %q, stderr %q", code, out, errs)
+	// So do their subcommands without flags.
+	for _, args := range [][]string{{"inventory", "-h"}, {"inventory", "validate", "-h"}, {"inventory", "validate", "--help"}} {
+		code, out, errs := vigil(t, ctx, args...)
+		if code != 0 || !strings.Contains(out, "inventory validate FILE") || !strings.Contains(out, "inventory apply --tenant ID FILE") ||
+			strings.Contains(out, "tenant list") {
+			t.Errorf("vigil %v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+	code, out, errs := vigil(t, ctx, "inventory", "validate", "--strict")
+	if code != 2 || !strings.Contains(errs, "inventory validate: want one FILE") || out != "" {
+		t.Errorf("vigil inventory validate --strict: exit %d, stdout %q, stderr %q; want a usage error", code, out, errs)
 	}
 	if code, out, _ = vigil(t, ctx, "config", "--help"); code != 0 || !strings.Contains(out, "config ") || strings.Contains(out, "VIGIL_") {
 		t.Errorf("vigil config --help: exit %d, stdout %q; want its usage line, not the configuration", code, out)
