@@ -282,7 +282,7 @@ func (m *Matches) build(i int, b *alertBufs) Alert {
 	// The tenant's members, in asset order: each span is in asset order,
 	// so a few are merged; many (text matches: spans of one) are sorted.
 	type item struct{ order, g, k, tmpl int32 }
-	var buf [64]item
+	var buf [16]item
 	items := buf[:0]
 	spans := m.spans[p.from:p.to]
 	if len(spans) == 1 || len(spans) > 8 {
