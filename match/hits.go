@@ -168,8 +168,10 @@ func (m *Matches) Len() int { return len(m.alerts) }
 // Tenant is the hospital alert i is for.
 func (m *Matches) Tenant(i int) string { return m.alerts[i].tenant }
 
-// Priority and Confidence are alert i's.
-func (m *Matches) Priority(i int) string   { return m.alerts[i].priority }
+// Priority is alert i's priority, P1 to P4.
+func (m *Matches) Priority(i int) string { return m.alerts[i].priority }
+
+// Confidence is alert i's confidence: the best of its assets'.
 func (m *Matches) Confidence(i int) string { return m.alerts[i].confidence }
 
 // Counts is how many assets alert i names as affected, and how many the
