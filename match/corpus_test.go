@@ -255,5 +255,5 @@ func versionVerdict(exprs []string, version string) (RangeVerdict, string) {
 		r, ok := ParseRange(e)
 		rs = append(rs, parsedRange{r: r, ok: ok, expr: e})
 	}
-	return checkRanges(rs, version)
+	return checkRanges(rs, version, true)
 }

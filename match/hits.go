@@ -85,13 +85,6 @@ func runsOf(ms []member) []run {
 	return slices.Clip(out)
 }
 
-// member is one asset of a group, with what matching reads of it inline,
-// so that emitting thousands of hits does not chase entries; no pointers.
-type member struct {
-	ti, k, order int32 // tenant position, entry position, asset position
-	score        int8  // assetScore
-}
-
 // addGroup adds the spans of group g (position gi) in the tenants cleared
 // for the advisory.
 func (h *hits) addGroup(g *group, gi, tmpl int32, cleared func(int32) bool) {

@@ -32,6 +32,13 @@ type group struct {
 	runs    []run    // the members of each tenant
 }
 
+// member is one asset of a group, with what matching reads of it inline,
+// so that building an alert does not chase entries; no pointers.
+type member struct {
+	ti, k, order int32 // tenant position, entry position, asset position
+	score        int8  // assetScore
+}
+
 // groupKey is vendor, product, model, version and CPE as written (string
 // table positions).
 type groupKey struct{ vendor, product, model, version, cpe uint32 }
@@ -127,7 +134,7 @@ func (ev *evidence) assetMatch(c *indexed) AssetMatch {
 	base := ev.j.nameReasons(c, ev.rule)
 	reasons := make([]string, len(base), len(base)+2)
 	copy(reasons, base)
-	_, why := checkRanges(ev.j.ranges, ev.j.ix.field(c, fVersion))
+	_, why := checkRanges(ev.j.ranges, ev.j.ix.field(c, fVersion), true)
 	reasons = append(reasons, why)
 	switch st := ev.j.p.Status; {
 	case st == advisory.StatusUnderInvestigation:
@@ -349,7 +356,7 @@ func (j *productJudge) verdict(version string) RangeVerdict {
 	if v, ok := j.verdicts[version]; ok {
 		return v
 	}
-	v := rangesVerdict(j.ranges, version)
+	v, _ := checkRanges(j.ranges, version, false)
 	j.verdicts[version] = v
 	return v
 }
@@ -405,40 +412,29 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 	return ev
 }
 
-// rangesVerdict is checkRanges without the wording.
-func rangesVerdict(rs []parsedRange, version string) RangeVerdict {
-	if len(rs) == 0 {
-		return Unknown
-	}
-	out := OutOfRange
-	for _, pr := range rs {
-		if !pr.ok {
-			out = Unknown
-			continue
-		}
-		switch pr.r.verdict(version) {
-		case InRange:
-			return InRange
-		case Unknown:
-			out = Unknown
-		}
-	}
-	return out
-}
-
 // checkRanges checks an asset version against a product's ranges (any
-// range containing it is enough).
-func checkRanges(rs []parsedRange, version string) (RangeVerdict, string) {
+// range containing it is enough) and, with word, says why: matching
+// words only the evidence that wins.
+func checkRanges(rs []parsedRange, version string, word bool) (RangeVerdict, string) {
 	if len(rs) == 0 {
 		return Unknown, "advisory gives no version for this product"
 	}
 	out, why := OutOfRange, ""
 	for _, pr := range rs {
 		if !pr.ok {
-			out, why = Unknown, fmt.Sprintf("version range %q not understood: asset kept as possible", pr.expr)
+			out = Unknown
+			if word {
+				why = fmt.Sprintf("version range %q not understood: asset kept as possible", pr.expr)
+			}
 			continue
 		}
-		v, w := pr.r.Check(version)
+		var v RangeVerdict
+		var w string
+		if word {
+			v, w = pr.r.Check(version)
+		} else {
+			v = pr.r.verdict(version)
+		}
 		switch v {
 		case InRange:
 			return InRange, w
