@@ -69,9 +69,8 @@ type run struct {
 	score   int8
 }
 
-// runsOf cuts members, ordered by tenant, into runs.
-func runsOf(ms []member) []run {
-	var out []run
+// appendRuns cuts members, ordered by tenant, into runs appended to out.
+func appendRuns(out []run, ms []member) []run {
 	for i := 0; i < len(ms); {
 		r := run{ti: ms[i].ti, score: ms[i].score}
 		j := i + 1
@@ -82,7 +81,7 @@ func runsOf(ms []member) []run {
 		out = append(out, r)
 		i = j
 	}
-	return slices.Clip(out)
+	return out
 }
 
 // addGroup adds the spans of group g (position gi) in the tenants cleared

@@ -28,7 +28,7 @@ func TestByTenantIsAStableOrderByTenant(t *testing.T) {
 // highest asset score of each, and leaves out tenants not cleared.
 func TestAddGroupSpansPerTenant(t *testing.T) {
 	g := &group{members: []member{{ti: 0, score: 1}, {ti: 0, score: 4}, {ti: 2, score: 2}, {ti: 5, score: 3}, {ti: 5, score: 0}, {ti: 5, score: 1}}}
-	g.runs = runsOf(g.members)
+	g.runs = appendRuns(nil, g.members)
 	h := &hits{}
 	h.addGroup(g, 7, 3, func(ti int32) bool { return ti != 2 })
 	want := []span{{ti: 0, g: 7, from: 0, to: 2, tmpl: 3, score: 4}, {ti: 5, g: 7, from: 3, to: 6, tmpl: 3, score: 3}}

@@ -1,6 +1,7 @@
 package match
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 // normalised product, by model and by CPE product. An advisory judges a
 // group once, however many hospitals run that product at that version.
 type vendorAssets struct {
+	groups    []group
 	byName    map[string][]*group // normalised product
 	byCompact map[string][]*group // ... without spaces: "EC 40" is "EC40"
 	byExtends map[string][]*group // each proper token prefix of the product
@@ -46,27 +48,69 @@ type groupKey struct{ vendor, product, model, version, cpe uint32 }
 func newVendorAssets(ix *Index, list []ref) *vendorAssets {
 	va := &vendorAssets{byName: map[string][]*group{}, byCompact: map[string][]*group{}, byExtends: map[string][]*group{},
 		byModel: map[string][]*group{}, byCPE: map[string][]*group{}}
-	groups := map[groupKey]*group{}
-	var order []*group
-	for _, r := range list {
+	// Group the assets, then lay the groups, their members and their runs
+	// out each in one array, in the order of their normalised product: the
+	// groups an advisory product judges lie side by side in memory.
+	at := map[groupKey]int32{}
+	var firsts []*indexed
+	var sizes []int32
+	gi := make([]int32, len(list))
+	for n, r := range list {
 		c := ix.entry(r)
 		k := groupKey{c.f[fVendor], c.f[fProduct], c.f[fModel], c.f[fVersion], c.f[fCPE]}
-		g := groups[k]
-		if g == nil {
-			g = &group{c: *c}
-			groups[k] = g
-			order = append(order, g)
+		i, ok := at[k]
+		if !ok {
+			i = int32(len(firsts))
+			at[k] = i
+			firsts = append(firsts, c)
+			sizes = append(sizes, 0)
 		}
-		g.members = append(g.members, member{ti: r.ti, k: r.k, order: c.order, score: assetScore(ix.field(c, fCriticality), ix.field(c, fZone))})
+		gi[n] = i
+		sizes[i]++
 	}
-	for _, g := range order {
+	perm := make([]int32, len(firsts))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(a, b int32) int {
+		ca, cb := firsts[a], firsts[b]
+		return cmp.Or(strings.Compare(ix.str(ca.product), ix.str(cb.product)), strings.Compare(ix.str(ca.model), ix.str(cb.model)),
+			cmp.Compare(ca.f[fVersion], cb.f[fVersion]), cmp.Compare(ca.f[fCPE], cb.f[fCPE]), cmp.Compare(a, b))
+	})
+	va.groups = make([]group, len(perm))
+	slot := make([]int32, len(perm)) // where the next member of each group goes
+	next := int32(0)
+	for p, i := range perm {
+		slot[i] = next
+		next += sizes[i]
+		va.groups[p].c = *firsts[i]
+	}
+	members := make([]member, len(list))
+	start := slices.Clone(slot)
+	for n, r := range list {
+		c := ix.entry(r)
+		i := gi[n]
+		members[slot[i]] = member{ti: r.ti, k: r.k, order: c.order, score: assetScore(ix.field(c, fCriticality), ix.field(c, fZone))}
+		slot[i]++
+	}
+	var runs []run
+	runAt := make([]int32, len(perm)+1)
+	for p, i := range perm {
+		g := &va.groups[p]
+		g.members = members[start[i]:slot[i]:slot[i]]
 		slices.SortFunc(g.members, func(a, b member) int {
 			if a.ti != b.ti {
 				return int(a.ti - b.ti)
 			}
 			return int(a.order - b.order)
 		})
-		g.runs = runsOf(g.members)
+		runs = appendRuns(runs, g.members)
+		runAt[p+1] = int32(len(runs))
+	}
+	runs = slices.Clip(runs)
+	for p := range va.groups {
+		g := &va.groups[p]
+		g.runs = runs[runAt[p]:runAt[p+1]:runAt[p+1]]
 		product, model := ix.str(g.c.product), ix.str(g.c.model)
 		if product != "" {
 			va.byName[product] = append(va.byName[product], g)
