@@ -216,7 +216,9 @@ func (ix *Index) decide(adv *advisory.Advisory, aref AdvisoryRef, res *hits) *Ma
 	if len(res.spans) == 0 {
 		return m
 	}
-	m.spans = byTenant(res.spans, len(ix.tenantIDs))
+	var tenants int
+	m.spans, tenants = byTenant(res.spans, len(ix.tenantIDs))
+	m.alerts = make([]pending, 0, tenants)
 	list := m.spans
 	for i := 0; i < len(list); {
 		p := pending{tenant: ix.tenantIDs[list[i].ti], from: int32(i), priority: "P4", confidence: Possible}
@@ -245,13 +247,18 @@ func (ix *Index) decide(adv *advisory.Advisory, aref AdvisoryRef, res *hits) *Ma
 	return m
 }
 
-// byTenant returns the spans ordered by tenant (a stable counting sort).
-func byTenant(spans []span, tenants int) []span {
+// byTenant returns the spans ordered by tenant (a stable counting sort),
+// and how many tenants they are of.
+func byTenant(spans []span, tenants int) ([]span, int) {
 	count := make([]int32, tenants+1)
 	for i := range spans {
 		count[spans[i].ti+1]++
 	}
+	distinct := 0
 	for i := 1; i <= tenants; i++ {
+		if count[i] > 0 {
+			distinct++
+		}
 		count[i] += count[i-1]
 	}
 	out := make([]span, len(spans))
@@ -260,7 +267,7 @@ func byTenant(spans []span, tenants int) []span {
 		out[count[k]] = spans[i]
 		count[k]++
 	}
-	return out
+	return out, distinct
 }
 
 // build builds alert i with arrays cut from b.

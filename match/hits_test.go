@@ -10,17 +10,28 @@ import (
 	"github.com/vigilhealth/vigil/enrich"
 )
 
-// byTenant orders spans by tenant and keeps the order of each tenant's.
+// byTenant orders spans by tenant, keeps the order of each tenant's, and
+// counts the tenants.
 func TestByTenantIsAStableOrderByTenant(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	var spans []span
+	seen := map[int32]bool{}
 	for i := range 3000 {
-		spans = append(spans, span{ti: int32(rng.IntN(40)), g: int32(i)})
+		ti := int32(rng.IntN(60))
+		if ti%3 == 0 {
+			continue // some tenants have no spans
+		}
+		spans = append(spans, span{ti: ti, g: int32(i)})
+		seen[ti] = true
 	}
 	want := slices.Clone(spans)
 	slices.SortStableFunc(want, func(a, b span) int { return int(a.ti - b.ti) })
-	if got := byTenant(spans, 40); !slices.Equal(got, want) {
+	got, tenants := byTenant(spans, 60)
+	if !slices.Equal(got, want) {
 		t.Fatal("spans are not in tenant order, or equal tenants lost their order")
+	}
+	if tenants != len(seen) {
+		t.Fatalf("byTenant counted %d tenants, the spans are of %d", tenants, len(seen))
 	}
 }
 

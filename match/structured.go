@@ -1,9 +1,7 @@
 package match
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,127 +10,6 @@ import (
 	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/feeds/nvd"
 )
-
-// vendorAssets indexes one vendor's assets (of every tenant) in groups of
-// assets that look the same to an advisory, by the first token of the
-// normalised product, by model and by CPE product. An advisory judges a
-// group once, however many hospitals run that product at that version.
-type vendorAssets struct {
-	groups    []group
-	byName    map[string][]*group // normalised product
-	byCompact map[string][]*group // ... without spaces: "EC 40" is "EC40"
-	byExtends map[string][]*group // each proper token prefix of the product
-	byModel   map[string][]*group
-	byCPE     map[string][]*group
-}
-
-// group is the assets with the same vendor, product, model, version and CPE
-// as written in the inventories.
-type group struct {
-	c       indexed  // the first member: what the advisory compares
-	members []member // by tenant, then asset id
-	runs    []run    // the members of each tenant
-}
-
-// member is one asset of a group, with what matching reads of it inline,
-// so that building an alert does not chase entries; no pointers.
-type member struct {
-	ti, k, order int32 // tenant position, entry position, asset position
-	score        int8  // assetScore
-}
-
-// groupKey is vendor, product, model, version and CPE as written (string
-// table positions).
-type groupKey struct{ vendor, product, model, version, cpe uint32 }
-
-func newVendorAssets(ix *Index, list []ref) *vendorAssets {
-	va := &vendorAssets{byName: map[string][]*group{}, byCompact: map[string][]*group{}, byExtends: map[string][]*group{},
-		byModel: map[string][]*group{}, byCPE: map[string][]*group{}}
-	// Group the assets, then lay the groups, their members and their runs
-	// out each in one array, in the order of their normalised product: the
-	// groups an advisory product judges lie side by side in memory.
-	at := map[groupKey]int32{}
-	var firsts []*indexed
-	var sizes []int32
-	gi := make([]int32, len(list))
-	for n, r := range list {
-		c := ix.entry(r)
-		k := groupKey{c.f[fVendor], c.f[fProduct], c.f[fModel], c.f[fVersion], c.f[fCPE]}
-		i, ok := at[k]
-		if !ok {
-			i = int32(len(firsts))
-			at[k] = i
-			firsts = append(firsts, c)
-			sizes = append(sizes, 0)
-		}
-		gi[n] = i
-		sizes[i]++
-	}
-	perm := make([]int32, len(firsts))
-	for i := range perm {
-		perm[i] = int32(i)
-	}
-	slices.SortFunc(perm, func(a, b int32) int {
-		ca, cb := firsts[a], firsts[b]
-		return cmp.Or(strings.Compare(ix.str(ca.product), ix.str(cb.product)), strings.Compare(ix.str(ca.model), ix.str(cb.model)),
-			cmp.Compare(ca.f[fVersion], cb.f[fVersion]), cmp.Compare(ca.f[fCPE], cb.f[fCPE]), cmp.Compare(a, b))
-	})
-	va.groups = make([]group, len(perm))
-	slot := make([]int32, len(perm)) // where the next member of each group goes
-	next := int32(0)
-	for p, i := range perm {
-		slot[i] = next
-		next += sizes[i]
-		va.groups[p].c = *firsts[i]
-	}
-	members := make([]member, len(list))
-	start := slices.Clone(slot)
-	for n, r := range list {
-		c := ix.entry(r)
-		i := gi[n]
-		members[slot[i]] = member{ti: r.ti, k: r.k, order: c.order, score: assetScore(ix.field(c, fCriticality), ix.field(c, fZone))}
-		slot[i]++
-	}
-	var runs []run
-	runAt := make([]int32, len(perm)+1)
-	for p, i := range perm {
-		g := &va.groups[p]
-		g.members = members[start[i]:slot[i]:slot[i]]
-		slices.SortFunc(g.members, func(a, b member) int {
-			if a.ti != b.ti {
-				return int(a.ti - b.ti)
-			}
-			return int(a.order - b.order)
-		})
-		runs = appendRuns(runs, g.members)
-		runAt[p+1] = int32(len(runs))
-	}
-	runs = slices.Clip(runs)
-	for p := range va.groups {
-		g := &va.groups[p]
-		g.runs = runs[runAt[p]:runAt[p+1]:runAt[p+1]]
-		product, model := ix.str(g.c.product), ix.str(g.c.model)
-		if product != "" {
-			va.byName[product] = append(va.byName[product], g)
-			if compact := strings.ReplaceAll(product, " ", ""); compact != product {
-				va.byCompact[compact] = append(va.byCompact[compact], g)
-			}
-			for i := 0; i < len(product); i++ {
-				if product[i] == ' ' {
-					va.byExtends[product[:i]] = append(va.byExtends[product[:i]], g)
-				}
-			}
-		}
-		if model != "" {
-			va.byModel[model] = append(va.byModel[model], g)
-		}
-		if g.c.cpeProduct != 0 {
-			cp := ix.str(g.c.cpeProduct)
-			va.byCPE[cp] = append(va.byCPE[cp], g)
-		}
-	}
-	return va
-}
 
 // cpeName is the vendor and product of a CPE 2.3 name, normalised.
 type cpeName struct{ vendor, product string }
@@ -286,82 +163,6 @@ func (ix *Index) productVendor(adv *advisory.Advisory, p advisory.Product) (stri
 	return "", ""
 }
 
-// candidates finds the assets a product may be, with the rule that found
-// each: same normalised name, one name a token prefix of the other, model
-// number, or CPE.
-type candidate struct {
-	g    *group
-	rule string
-}
-
-func candidates(ix *Index, va *vendorAssets, name string, p advisory.Product, pcpe cpeName) []candidate {
-	var out []candidate
-	var seen map[*group]bool // built once a list is long enough to repeat groups
-	add := func(g *group, rule string) {
-		if seen == nil && len(out) >= 16 {
-			seen = make(map[*group]bool, 2*len(out))
-			for _, o := range out {
-				seen[o.g] = true
-			}
-		}
-		if seen != nil {
-			if seen[g] {
-				return
-			}
-			seen[g] = true
-		} else {
-			for _, o := range out {
-				if o.g == g {
-					return
-				}
-			}
-		}
-		out = append(out, candidate{g, rule})
-	}
-	if name != "" {
-		for _, g := range va.byName[name] {
-			add(g, "product")
-		}
-		compact := strings.ReplaceAll(name, " ", "")
-		for _, g := range va.byName[compact] {
-			add(g, "product") // "EC40" in the advisory, "EC 40" in the inventory
-		}
-		for _, g := range va.byCompact[compact] {
-			add(g, "product")
-		}
-		for i := 0; i < len(name); i++ {
-			if name[i] == ' ' {
-				for _, g := range va.byName[name[:i]] {
-					add(g, "product-prefix") // the asset's name is shorter
-				}
-			}
-		}
-		for _, g := range va.byExtends[name] {
-			add(g, "product-prefix") // the asset's name is longer
-		}
-	}
-	for _, m := range p.Models {
-		for _, g := range va.byModel[enrich.Normalize(m)] {
-			add(g, "model")
-		}
-	}
-	for _, tok := range strings.Fields(name) {
-		if len(tok) >= 3 && strings.ContainsAny(tok, "0123456789") {
-			for _, g := range va.byModel[tok] {
-				add(g, "model")
-			}
-		}
-	}
-	if pcpe.product != "" {
-		for _, g := range va.byCPE[pcpe.product] {
-			if ix.cpe(&g.c).matches(pcpe) {
-				add(g, "cpe")
-			}
-		}
-	}
-	return out
-}
-
 // productJudge compares assets with one advisory product; it parses the
 // product's ranges once and remembers verdicts and wording per asset
 // version and name, since many assets of many tenants share them.
@@ -370,8 +171,8 @@ type productJudge struct {
 	p        advisory.Product
 	alias    string
 	ranges   []parsedRange
-	verdicts map[string]RangeVerdict
-	names    map[nameKey][]string
+	verdicts map[uint32]RangeVerdict // by the version's string table position
+	names    map[nameKey][]string    // made when the first alert is worded
 }
 
 type nameKey struct{ vendor, product, model, rule string }
@@ -387,7 +188,7 @@ func newProductJudge(ix *Index, p advisory.Product, alias string) *productJudge 
 	if v := nameVersion(p.Name); v != "" && (len(versions) == 0 || (len(versions) == 1 && versions[0] == "*")) {
 		versions = []string{v} // "IntelliSpace Portal 7.0.x": the name carries the range
 	}
-	j := &productJudge{ix: ix, p: p, alias: alias, verdicts: map[string]RangeVerdict{}, names: map[nameKey][]string{}}
+	j := &productJudge{ix: ix, p: p, alias: alias, verdicts: make(map[uint32]RangeVerdict, 8)}
 	j.ranges = make([]parsedRange, 0, len(versions))
 	for _, e := range versions {
 		r, ok := cachedRange(e)
@@ -396,11 +197,12 @@ func newProductJudge(ix *Index, p advisory.Product, alias string) *productJudge 
 	return j
 }
 
-func (j *productJudge) verdict(version string) RangeVerdict {
+// verdict checks the version at a string table position.
+func (j *productJudge) verdict(version uint32) RangeVerdict {
 	if v, ok := j.verdicts[version]; ok {
 		return v
 	}
-	v, _ := checkRanges(j.ranges, version, false)
+	v, _ := checkRanges(j.ranges, j.ix.str(version), false)
 	j.verdicts[version] = v
 	return v
 }
@@ -410,6 +212,9 @@ func (j *productJudge) nameReasons(c *indexed, rule string) []string {
 	key := nameKey{j.ix.field(c, fVendor), j.ix.field(c, fProduct), j.ix.field(c, fModel), rule}
 	if r, ok := j.names[key]; ok {
 		return r
+	}
+	if j.names == nil {
+		j.names = map[nameKey][]string{}
 	}
 	p := j.p
 	reasons := []string{fmt.Sprintf("vendor %q = %q (%s)", j.ix.field(c, fVendor), j.alias, j.ix.str(c.vendor))}
@@ -433,7 +238,7 @@ func (j *productJudge) judge(c *indexed, rule string) evidence {
 	if p.Status == "" {
 		return evidence{} // listed in the product tree, no statement about it
 	}
-	verdict := j.verdict(j.ix.field(c, fVersion))
+	verdict := j.verdict(c.f[fVersion])
 	fixedOrNot := p.Status == advisory.StatusFixed || p.Status == advisory.StatusNotAffected
 	switch {
 	case fixedOrNot && verdict != InRange:
