@@ -17,9 +17,11 @@ import (
 // so a product's groups, and the groups of every product extending a name
 // ("infusion pump" extends "infusion"), are each a range of it. One table
 // holds what each key finds: a product's name, its name without spaces,
-// its token prefixes and model numbers are all keys of the same table, so
-// a product of an advisory costs a few lookups, each a cold cache miss in
-// an index of millions of assets.
+// its token prefixes and model numbers are all keys of the same table.
+// Each lookup is a cold cache miss or two in an index of millions of
+// assets, so an advisory product named as an inventory names it costs one:
+// what that name's other spellings find was resolved when the index was
+// built (resolveNames). Other names are looked up key by key.
 type vendorAssets struct {
 	groups []group
 	keys   map[string]keyed
