@@ -35,10 +35,13 @@ type keyed struct {
 	compact []int32  // the product without its spaces is the key ("EC 40" for "EC40")
 	model   []int32  // the model is the key
 	// For a product's name, what its other spellings find (resolveNames).
-	resolved bool
-	near     []ruled
-	tokens   []int32
+	near   []ruled
+	tokens []int32
 }
+
+// product reports whether the key is a product's name: resolveNames has
+// resolved its other spellings.
+func (k *keyed) product() bool { return k.name[0] < k.name[1] }
 
 // group is the assets with the same vendor, product, model, version and CPE
 // as written in the inventories.
@@ -183,7 +186,7 @@ type ruled struct {
 
 // near calls found for each group a name's spaceless spelling and its token
 // prefixes find, kn being the name's own entry.
-func (va *vendorAssets) near(name string, kn keyed, look func(string) keyed, found func(ruled)) {
+func near(name string, kn keyed, look func(string) keyed, found func(ruled)) {
 	kc := kn
 	if compact := strings.ReplaceAll(name, " ", ""); compact != name {
 		kc = look(compact)
@@ -206,7 +209,7 @@ func (va *vendorAssets) near(name string, kn keyed, look func(string) keyed, fou
 
 // modelTokens calls found for each group whose model is one of a name's
 // tokens that look like model numbers (three characters or more, a digit).
-func (va *vendorAssets) modelTokens(name string, look func(string) keyed, found func(int32)) {
+func modelTokens(name string, look func(string) keyed, found func(int32)) {
 	for rest := name; rest != ""; {
 		tok, after, _ := strings.Cut(rest, " ")
 		if len(tok) >= 3 && strings.ContainsAny(tok, "0123456789") {
@@ -224,12 +227,11 @@ func (va *vendorAssets) modelTokens(name string, look func(string) keyed, found 
 func (va *vendorAssets) resolveNames() {
 	look := func(k string) keyed { return va.keys[k] }
 	for name, kn := range va.keys {
-		if kn.name[0] == kn.name[1] {
-			continue // a key, not a product's name
+		if !kn.product() {
+			continue
 		}
-		va.near(name, kn, look, func(r ruled) { kn.near = append(kn.near, r) })
-		va.modelTokens(name, look, func(i int32) { kn.tokens = append(kn.tokens, i) })
-		kn.resolved = true
+		near(name, kn, look, func(r ruled) { kn.near = append(kn.near, r) })
+		modelTokens(name, look, func(i int32) { kn.tokens = append(kn.tokens, i) })
 		va.keys[name] = kn
 	}
 }
@@ -295,12 +297,12 @@ func candidates(ix *Index, va *vendorAssets, name string, p advisory.Product, pc
 	if name != "" {
 		kn = look(name)
 		addRange(kn.name, "product")
-		if kn.resolved {
+		if kn.product() {
 			for _, r := range kn.near {
 				addNear(r)
 			}
 		} else {
-			va.near(name, kn, look, addNear)
+			near(name, kn, look, addNear)
 		}
 		addRange(kn.extends, "product-prefix") // the asset's name is longer
 	}
@@ -309,12 +311,12 @@ func candidates(ix *Index, va *vendorAssets, name string, p advisory.Product, pc
 			addModel(i)
 		}
 	}
-	if kn.resolved {
+	if kn.product() {
 		for _, i := range kn.tokens {
 			addModel(i)
 		}
 	} else {
-		va.modelTokens(name, look, addModel)
+		modelTokens(name, look, addModel)
 	}
 	if pcpe.product != "" {
 		for _, i := range va.byCPE[pcpe.product] {

@@ -50,7 +50,7 @@ func TestCandidatesFollowTheRules(t *testing.T) {
 			p.Models = []string{words[rng.IntN(len(words))]}
 		}
 		n := vendors.NormalizeProduct(p.Name, &bd)
-		if va.keys[n].resolved {
+		if k := va.keys[n]; k.product() {
 			resolved++
 		}
 		got := map[*group]string{}
