@@ -163,7 +163,7 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 	// Ready when a probe about a product hospital h0 runs is delivered.
 	start = time.Now()
 	gen := &advisoryGen{rng: rand.New(rand.NewPCG(3, 5)), mk: mk, share: o.MatchShare}
-	if err := probe(ctx, b, gen, tenants, &rec); err != nil {
+	if err := probe(ctx, b, gen, tenants, &rec, perr); err != nil {
 		return nil, err
 	}
 	rep.IndexLoadSeconds, rep.MatchShare = time.Since(start).Seconds(), o.MatchShare
@@ -287,7 +287,10 @@ func owned(gen *advisoryGen, now time.Time, as match.Asset) (string, []byte) {
 	return a.ID, data
 }
 
-func probe(ctx context.Context, b *bus.Bus, gen *advisoryGen, tenants []match.Tenant, rec *recorder) error {
+// probe publishes an advisory about hospital h0's first asset and waits
+// until its alert is delivered: the index is loaded and every role works.
+// It gives up when the pipeline stops, or after 5 minutes.
+func probe(ctx context.Context, b *bus.Bus, gen *advisoryGen, tenants []match.Tenant, rec *recorder, stopped <-chan error) error {
 	inv, err := match.GetInventory(ctx, b, tenants[0].ID)
 	if err != nil || len(inv) == 0 {
 		return fmt.Errorf("bench: inventory of %s: %v", tenants[0].ID, err)
@@ -297,11 +300,17 @@ func probe(ctx context.Context, b *bus.Bus, gen *advisoryGen, tenants []match.Te
 		return err
 	}
 	deadline := time.Now().Add(5 * time.Minute)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	for time.Now().Before(deadline) {
 		if _, ok := rec.deliveredAt(id); ok {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case err := <-stopped: // a role that failed to start: say so now, not in 5 minutes
+			return fmt.Errorf("bench: the pipeline stopped before the probe advisory was delivered: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	return fmt.Errorf("bench: the probe advisory was not delivered within 5 minutes")
 }
