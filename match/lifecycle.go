@@ -64,8 +64,57 @@ type storedMatch struct {
 	Reasons    int    `json:"reasons"` // position in storedEvidence.Reasons
 }
 
+// storedState is how alertState is stored: the same fields, each source's
+// evidence in its stored form. Encoding it directly, rather than through
+// sourceEvidence's MarshalJSON, spares the encoder checking and compacting
+// what each MarshalJSON returns (a third of encoding the state).
+type storedState struct {
+	Revision    int                       `json:"revision"`
+	Fingerprint string                    `json:"fingerprint"`
+	Sources     map[string]storedEvidence `json:"sources"`
+	Summary     summary                   `json:"summary"`
+	OpenedAt    time.Time                 `json:"opened_at,omitzero"`
+	FixedAt     time.Time                 `json:"fixed_at,omitzero"`
+	KEVAt       time.Time                 `json:"kev_at,omitzero"`
+	Unpublished bool                      `json:"unpublished,omitempty"`
+}
+
+// encodeState is the stored form of an alert's state.
+func encodeState(st *alertState) ([]byte, error) {
+	out := storedState{Revision: st.Revision, Fingerprint: st.Fingerprint, Sources: make(map[string]storedEvidence, len(st.Sources)),
+		Summary: st.Summary, OpenedAt: st.OpenedAt, FixedAt: st.FixedAt, KEVAt: st.KEVAt, Unpublished: st.Unpublished}
+	for k, e := range st.Sources {
+		out.Sources[k] = e.stored()
+	}
+	return wire.Marshal(out)
+}
+
+// decodeState reads an alert's state as stored now or before.
+func decodeState(data []byte, st *alertState) error {
+	var in storedState
+	if err := wire.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	*st = alertState{Revision: in.Revision, Fingerprint: in.Fingerprint, Summary: in.Summary, OpenedAt: in.OpenedAt,
+		FixedAt: in.FixedAt, KEVAt: in.KEVAt, Unpublished: in.Unpublished}
+	if in.Sources != nil {
+		st.Sources = make(map[string]sourceEvidence, len(in.Sources))
+	}
+	for k, e := range in.Sources {
+		ev, err := e.evidence()
+		if err != nil {
+			return fmt.Errorf("source %s: %w", k, err)
+		}
+		st.Sources[k] = ev
+	}
+	return nil
+}
+
 // MarshalJSON stores the evidence with its lists of reasons shared.
-func (e sourceEvidence) MarshalJSON() ([]byte, error) {
+func (e sourceEvidence) MarshalJSON() ([]byte, error) { return wire.Marshal(e.stored()) }
+
+// stored is the evidence with each distinct list of reasons once.
+func (e sourceEvidence) stored() storedEvidence {
 	st := storedEvidence{Excluded: e.Excluded, KEV: e.KEV, Severity: e.Severity, Fixed: e.Fixed}
 	if len(e.Matches) > 0 {
 		st.Assets = make([]storedMatch, len(e.Matches))
@@ -81,7 +130,7 @@ func (e sourceEvidence) MarshalJSON() ([]byte, error) {
 		}
 		st.Assets[i] = storedMatch{Asset: m.Asset, Confidence: m.Confidence, Rule: m.Rule, Reasons: p}
 	}
-	return wire.Marshal(st)
+	return st
 }
 
 // UnmarshalJSON reads the evidence as stored now or before.
@@ -90,17 +139,27 @@ func (e *sourceEvidence) UnmarshalJSON(data []byte) error {
 	if err := wire.Unmarshal(data, &st); err != nil {
 		return err
 	}
-	*e = sourceEvidence{Matches: st.Matches, Excluded: st.Excluded, KEV: st.KEV, Severity: st.Severity, Fixed: st.Fixed}
+	ev, err := st.evidence()
+	if err != nil {
+		return err
+	}
+	*e = ev
+	return nil
+}
+
+// evidence is the stored evidence with each match's reasons in place.
+func (st storedEvidence) evidence() (sourceEvidence, error) {
+	e := sourceEvidence{Matches: st.Matches, Excluded: st.Excluded, KEV: st.KEV, Severity: st.Severity, Fixed: st.Fixed}
 	if len(st.Assets) > 0 {
 		e.Matches = make([]AssetMatch, 0, len(st.Assets))
 	}
 	for _, m := range st.Assets {
 		if m.Reasons < 0 || m.Reasons >= len(st.Reasons) || m.Asset == nil {
-			return fmt.Errorf("stored match: reasons %d of %d, asset %v", m.Reasons, len(st.Reasons), m.Asset != nil)
+			return sourceEvidence{}, fmt.Errorf("stored match: reasons %d of %d, asset %v", m.Reasons, len(st.Reasons), m.Asset != nil)
 		}
 		e.Matches = append(e.Matches, AssetMatch{Asset: m.Asset, Confidence: m.Confidence, Rule: m.Rule, Reasons: st.Reasons[m.Reasons]})
 	}
-	return nil
+	return e, nil
 }
 
 type summary struct {
@@ -266,7 +325,7 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert, held, fresh b
 	case err != nil:
 		return nil, err
 	default:
-		if err := wire.Unmarshal(entry.Value(), &st); err != nil {
+		if err := decodeState(entry.Value(), &st); err != nil {
 			return nil, fmt.Errorf("alert state %s: %w", key, err)
 		}
 		last = entry.Revision()
@@ -307,7 +366,7 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, a *Alert, held, fresh b
 		st.KEVAt = a.CreatedAt
 	}
 	a.OpenedAt, a.FixedAt, a.KEVAt = st.OpenedAt, st.FixedAt, st.KEVAt
-	if next.data, err = wire.Marshal(st); err != nil {
+	if next.data, err = encodeState(&st); err != nil {
 		return nil, err
 	}
 	return next, nil
@@ -340,14 +399,14 @@ func markPublished(ctx context.Context, kv jetstream.KeyValue, tenant, alertID s
 			return err
 		}
 		var st alertState
-		if err := wire.Unmarshal(entry.Value(), &st); err != nil {
+		if err := decodeState(entry.Value(), &st); err != nil {
 			return fmt.Errorf("alert state %s: %w", key, err)
 		}
 		if !st.Unpublished {
 			return nil
 		}
 		st.Unpublished = false
-		data, err := wire.Marshal(st)
+		data, err := encodeState(&st)
 		if err != nil {
 			return err
 		}

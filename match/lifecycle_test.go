@@ -275,3 +275,45 @@ func TestStoredEvidenceSharesReasons(t *testing.T) {
 		t.Error("a match pointing past the stored reasons was read")
 	}
 }
+
+// The state is stored through storedState as it was through alertState's
+// own encoding, byte for byte, and reads back whole; the two types keep
+// the same fields.
+func TestStateStoredAsBefore(t *testing.T) {
+	a := benchAlert()
+	ev := sourceEvidence{Matches: a.Assets, Excluded: []string{"MON-900"}, KEV: true, Severity: &advisory.Severity{Score: 8.1}, Fixed: true}
+	st := alertState{Revision: 3, Fingerprint: "fp", Sources: map[string]sourceEvidence{"cisa-icsma/ICSMA-26-101-01": ev, "ge/GEHC-2026-04": {Matches: a.Assets[:2]}},
+		Summary: summary{Assets: []string{"MON-000", "MON-001"}, KEV: true, Priority: "P1", Score: 8.1, Fixed: true},
+		OpenedAt: a.CreatedAt, FixedAt: a.CreatedAt.Add(time.Hour), KEVAt: a.CreatedAt.Add(2 * time.Hour), Unpublished: true}
+	got, err := encodeState(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := wire.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("stored\n%s\nwant (alertState's own encoding)\n%s", got, want)
+	}
+	var back alertState
+	if err := decodeState(want, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, st) {
+		t.Errorf("read back\n%+v\nwant\n%+v", back, st)
+	}
+	if err := decodeState([]byte(`{"sources":{"x/1":{"assets":[{"asset":{"id":"X"},"reasons":1}],"reasons":[["a"]]}}}`), &back); err == nil ||
+		!strings.Contains(err.Error(), "x/1") {
+		t.Errorf("a match pointing past its reasons: %v; want an error naming the source", err)
+	}
+	at, ot := reflect.TypeFor[alertState](), reflect.TypeFor[storedState]()
+	if at.NumField() != ot.NumField() {
+		t.Fatalf("alertState has %d fields, storedState %d", at.NumField(), ot.NumField())
+	}
+	for i := range at.NumField() {
+		if f, g := at.Field(i), ot.Field(i); f.Name != g.Name || f.Tag != g.Tag {
+			t.Errorf("field %d: alertState %s %q, storedState %s %q", i, f.Name, f.Tag, g.Name, g.Tag)
+		}
+	}
+}
