@@ -1,19 +1,21 @@
 package match
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/vigilhealth/vigil/advisory"
 	"github.com/vigilhealth/vigil/enrich"
 	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/pool"
 	"github.com/vigilhealth/vigil/internal/wire"
 )
 
@@ -28,6 +30,8 @@ type Matcher struct {
 	now     func() time.Time
 	// retroWindow is how far back a changed inventory is matched.
 	retroWindow time.Duration
+	// alerts runs the alerts of every advisory being matched.
+	alerts *pool.Pool
 }
 
 // DefaultRetroWindow is two years.
@@ -38,7 +42,8 @@ func (m *Matcher) SetRetroWindow(d time.Duration) { m.retroWindow = d }
 
 // NewMatcher builds a matcher; Run loads the index before consuming.
 func NewMatcher(b *bus.Bus, vendors *enrich.Vendors, log *slog.Logger) *Matcher {
-	return &Matcher{bus: b, vendors: vendors, log: log, now: time.Now, retroWindow: DefaultRetroWindow}
+	return &Matcher{bus: b, vendors: vendors, log: log, now: time.Now, retroWindow: DefaultRetroWindow,
+		alerts: pool.New(Workers * AlertWorkers)}
 }
 
 // Index is the index in use.
@@ -134,16 +139,32 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	// worker that revises it. A failure does not cancel the others (none is
 	// left between publish and commit); it retries the advisory, where the
 	// alerts already stored are unchanged and not sent again.
-	var g errgroup.Group
-	g.SetLimit(AlertWorkers)
+	//
+	// The workers are the matcher's pool, not a goroutine per alert: a new
+	// goroutine grows its stack while it encodes the alert, which doubled
+	// the cost of revising it (BenchmarkAlertState).
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	limit := make(chan struct{}, AlertWorkers)
 	for i := range found.Len() {
-		g.Go(func() error {
+		limit <- struct{}{}
+		wg.Add(1)
+		m.alerts.Go(func() {
+			defer func() { <-limit; wg.Done() }()
 			a := found.Alert(i)
 			a.CreatedAt = now
-			return m.alert(ctx, &a, &adv, fresh)
+			if err := m.alert(ctx, &a, &adv, fresh); err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+			}
 		})
 	}
-	return g.Wait()
+	wg.Wait()
+	return first
 }
 
 // AlertWorkers bounds the alerts of one advisory revised at once.

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigilhealth/vigil/internal/bus"
+	"github.com/vigilhealth/vigil/internal/pool"
 	"github.com/vigilhealth/vigil/internal/wire"
 	"github.com/vigilhealth/vigil/match"
 )
@@ -31,6 +32,7 @@ type Dispatcher struct {
 	tick      time.Duration
 	held      heldState
 	tenants   tenantCache
+	side      *pool.Pool // the second round trip of sideBySide
 }
 
 // NewDispatcher builds a dispatcher over the given notifiers, with the
@@ -38,7 +40,7 @@ type Dispatcher struct {
 func NewDispatcher(b *bus.Bus, notifiers []Notifier, redact Redactor, log *slog.Logger) *Dispatcher {
 	rates, _ := ParseRates(DefaultRates)
 	return &Dispatcher{bus: b, notifiers: notifiers, redact: redact, log: log, now: time.Now, limit: newLimiter(rates),
-		tick: time.Second, held: heldState{retryAt: map[string]time.Time{}}}
+		tick: time.Second, held: heldState{retryAt: map[string]time.Time{}}, side: pool.New(Workers)}
 }
 
 // SetRates replaces the channel rates (see ParseRates).
@@ -126,7 +128,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 		if a.Revision == "1" && attempt == 1 {
 			delivered()
 		} else {
-			sideBySide(delivered, func() { waiting = d.heldWaiting(ctx, &a, ch) })
+			d.sideBySide(delivered, func() { waiting = d.heldWaiting(ctx, &a, ch) })
 		}
 		if sentBefore {
 			continue
@@ -157,7 +159,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 			// Recorded before the alert is acked: a redelivery will not resend.
 			// The key and the delivery record are written side by side.
 			rec.Status = StatusDelivered
-			sideBySide(func() {
+			d.sideBySide(func() {
 				if _, perr := d.bus.Delivered.Put(ctx, key, []byte(rec.At.Format(time.RFC3339Nano))); perr != nil {
 					log.Error("delivered but not recorded; a redelivery may resend", "channel", ch, "err", perr)
 				}
@@ -241,13 +243,15 @@ func backoff(attempt int) time.Duration {
 }
 
 // sideBySide runs f and g at once and returns when both have: two round
-// trips to the bus cost the time of one.
-func sideBySide(f, g func()) {
+// trips to the bus cost the time of one. g runs on the dispatcher's pool:
+// a goroutine of its own would grow its stack encoding a delivery record
+// each time (see internal/pool).
+func (d *Dispatcher) sideBySide(f, g func()) {
 	done := make(chan struct{})
-	go func() {
+	d.side.Go(func() {
 		defer close(done)
 		g()
-	}()
+	})
 	f()
 	<-done
 }
