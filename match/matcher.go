@@ -167,8 +167,12 @@ func (m *Matcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	return first
 }
 
-// AlertWorkers bounds the alerts of one advisory revised at once.
-const AlertWorkers = 16
+// AlertWorkers bounds the alerts of one advisory revised at once. Each
+// waits on two round trips (the publish, the state's compare-and-set), so
+// an advisory reaching 300 hospitals went out in ~19 waves at 16; at 64 the
+// delivery p99 at 1,000/s was lower in 5 of 6 paired runs (100-202 ms
+// against 126-262) for the same CPU or less.
+const AlertWorkers = 64
 
 // alert revises one hospital's alert and publishes it when it changed and
 // the hospital subscribes to it. It is published before its state is
