@@ -20,13 +20,18 @@ import (
 // alertState is what the matcher remembers of an alert: the evidence of
 // every source on the cluster, and the summary last published.
 type alertState struct {
-	Revision    int                       `json:"revision"`
-	Fingerprint string                    `json:"fingerprint"`
-	Sources     map[string]sourceEvidence `json:"sources"`
-	Summary     summary                   `json:"summary"`
-	OpenedAt    time.Time                 `json:"opened_at,omitzero"`
-	FixedAt     time.Time                 `json:"fixed_at,omitzero"`
-	KEVAt       time.Time                 `json:"kev_at,omitzero"`
+	stateHead
+	Sources map[string]sourceEvidence `json:"sources"`
+}
+
+// stateHead is an alert's state but its evidence: stored as it is.
+type stateHead struct {
+	Revision    int       `json:"revision"`
+	Fingerprint string    `json:"fingerprint"`
+	Summary     summary   `json:"summary"`
+	OpenedAt    time.Time `json:"opened_at,omitzero"`
+	FixedAt     time.Time `json:"fixed_at,omitzero"`
+	KEVAt       time.Time `json:"kev_at,omitzero"`
 	// Unpublished: the revision was stored by a retro-match before it
 	// published it; whoever sees it next publishes it (see markPublished).
 	Unpublished bool `json:"unpublished,omitempty"`
@@ -64,25 +69,18 @@ type storedMatch struct {
 	Reasons    int    `json:"reasons"` // position in storedEvidence.Reasons
 }
 
-// storedState is how alertState is stored: the same fields, each source's
-// evidence in its stored form. Encoding it directly, rather than through
-// sourceEvidence's MarshalJSON, spares the encoder checking and compacting
-// what each MarshalJSON returns (a third of encoding the state).
+// storedState is how alertState is stored: each source's evidence in its
+// stored form. Encoding it directly, rather than through sourceEvidence's
+// MarshalJSON, spares the encoder checking and compacting what each
+// MarshalJSON returns (a third of encoding the state).
 type storedState struct {
-	Revision    int                       `json:"revision"`
-	Fingerprint string                    `json:"fingerprint"`
-	Sources     map[string]storedEvidence `json:"sources"`
-	Summary     summary                   `json:"summary"`
-	OpenedAt    time.Time                 `json:"opened_at,omitzero"`
-	FixedAt     time.Time                 `json:"fixed_at,omitzero"`
-	KEVAt       time.Time                 `json:"kev_at,omitzero"`
-	Unpublished bool                      `json:"unpublished,omitempty"`
+	stateHead
+	Sources map[string]storedEvidence `json:"sources"`
 }
 
 // encodeState is the stored form of an alert's state.
 func encodeState(st *alertState) ([]byte, error) {
-	out := storedState{Revision: st.Revision, Fingerprint: st.Fingerprint, Sources: make(map[string]storedEvidence, len(st.Sources)),
-		Summary: st.Summary, OpenedAt: st.OpenedAt, FixedAt: st.FixedAt, KEVAt: st.KEVAt, Unpublished: st.Unpublished}
+	out := storedState{stateHead: st.stateHead, Sources: make(map[string]storedEvidence, len(st.Sources))}
 	for k, e := range st.Sources {
 		out.Sources[k] = e.stored()
 	}
@@ -95,8 +93,7 @@ func decodeState(data []byte, st *alertState) error {
 	if err := wire.Unmarshal(data, &in); err != nil {
 		return err
 	}
-	*st = alertState{Revision: in.Revision, Fingerprint: in.Fingerprint, Summary: in.Summary, OpenedAt: in.OpenedAt,
-		FixedAt: in.FixedAt, KEVAt: in.KEVAt, Unpublished: in.Unpublished}
+	*st = alertState{stateHead: in.stateHead}
 	if in.Sources != nil {
 		st.Sources = make(map[string]sourceEvidence, len(in.Sources))
 	}

@@ -282,9 +282,9 @@ func TestStoredEvidenceSharesReasons(t *testing.T) {
 func TestStateStoredAsBefore(t *testing.T) {
 	a := benchAlert()
 	ev := sourceEvidence{Matches: a.Assets, Excluded: []string{"MON-900"}, KEV: true, Severity: &advisory.Severity{Score: 8.1}, Fixed: true}
-	st := alertState{Revision: 3, Fingerprint: "fp", Sources: map[string]sourceEvidence{"cisa-icsma/ICSMA-26-101-01": ev, "ge/GEHC-2026-04": {Matches: a.Assets[:2]}},
-		Summary:  summary{Assets: []string{"MON-000", "MON-001"}, KEV: true, Priority: "P1", Score: 8.1, Fixed: true},
-		OpenedAt: a.CreatedAt, FixedAt: a.CreatedAt.Add(time.Hour), KEVAt: a.CreatedAt.Add(2 * time.Hour), Unpublished: true}
+	st := alertState{Sources: map[string]sourceEvidence{"cisa-icsma/ICSMA-26-101-01": ev, "ge/GEHC-2026-04": {Matches: a.Assets[:2]}},
+		stateHead: stateHead{Revision: 3, Fingerprint: "fp", Summary: summary{Assets: []string{"MON-000", "MON-001"}, KEV: true, Priority: "P1", Score: 8.1, Fixed: true},
+			OpenedAt: a.CreatedAt, FixedAt: a.CreatedAt.Add(time.Hour), KEVAt: a.CreatedAt.Add(2 * time.Hour), Unpublished: true}}
 	got, err := encodeState(&st)
 	if err != nil {
 		t.Fatal(err)

@@ -103,7 +103,7 @@ func fanoutBaseline(ctx context.Context, b *bus.Bus, r replay) ([]float64, error
 	hop("match", "bench.fan.enriched", match.Workers, msgKey, func(ctx context.Context, m jetstream.Msg) error {
 		n, _ := strconv.Atoi(m.Headers().Get(hdrFanout))
 		id := m.Headers().Get(jetstream.MsgIDHeader)
-		var g errgroup.Group // as the matcher does
+		var g errgroup.Group // AlertWorkers at once, as the matcher
 		g.SetLimit(match.AlertWorkers)
 		for t := range n {
 			g.Go(func() error {
