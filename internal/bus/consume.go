@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -88,118 +87,45 @@ func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) error {
 
 // ConsumeParallel is Consume with up to workers handlers at a time.
 // Messages with the same key (e.g. a tenant) are handled one after another
-// in stream order; different keys run side by side. It returns once ctx has
-// ended and every received message has been handled and settled.
+// in stream order; different keys run side by side, each on whichever
+// worker is free (see lanes). It returns once ctx has ended and every
+// received message has been handled and settled.
 func (b *Bus) ConsumeParallel(ctx context.Context, spec ConsumerSpec, workers int, key func(jetstream.Msg) string, h Handler) error {
 	if workers <= 1 {
 		return b.Consume(ctx, spec, h)
 	}
 	work := context.WithoutCancel(ctx)
-	// Each worker's queue takes what arrives without blocking the consumer
+	// The queue takes what arrives without blocking the consumer
 	// (JetStream's MaxAckPending bounds it), so every waiting message is
-	// in a queue, where keepAlive below sees it.
-	queues := make([]*fifo, workers)
+	// in it, where keepAlive sees it.
+	q := newLanes()
 	var wg sync.WaitGroup
-	for i := range queues {
-		queues[i] = newFIFO()
+	for range workers {
 		wg.Add(1)
-		go func(q *fifo) {
+		go func() {
 			defer wg.Done()
 			for {
-				m, ok := q.pop()
+				km, ok := q.take()
 				if !ok {
 					return
 				}
 				hctx, cancel := context.WithTimeout(work, b.opts.AckWait)
-				b.Settle(hctx, spec, m, h(hctx, m))
+				b.Settle(hctx, spec, km.m, h(hctx, km.m))
 				cancel()
+				q.done(km.key)
 			}
-		}(queues[i])
+		}()
 	}
-	// A message waits in its key's queue while earlier ones are handled;
-	// a burst for one key can wait longer than AckWait, and JetStream would
-	// deliver it again meanwhile. Waiting messages are told in progress.
+	// A message waits behind earlier ones of its key; a burst for one key
+	// can wait longer than AckWait, and JetStream would deliver it again
+	// meanwhile. Waiting messages are told in progress.
 	stop := make(chan struct{})
-	go keepAlive(queues, b.opts.AckWait/2, stop)
-	err := b.ConsumeManual(ctx, spec, func(m jetstream.Msg) {
-		f := fnv.New32a()
-		_, _ = f.Write([]byte(key(m)))
-		queues[f.Sum32()%uint32(workers)].push(m)
-	})
-	for _, q := range queues {
-		q.close()
-	}
+	go q.keepAlive(b.opts.AckWait/2, stop)
+	err := b.ConsumeManual(ctx, spec, func(m jetstream.Msg) { q.push(m, key(m)) })
+	q.close()
 	wg.Wait()
 	close(stop)
 	return err
-}
-
-// fifo is an unbounded first-in first-out queue of messages.
-type fifo struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	items  []jetstream.Msg
-	closed bool
-}
-
-func newFIFO() *fifo {
-	f := &fifo{}
-	f.cond = sync.NewCond(&f.mu)
-	return f
-}
-
-func (f *fifo) push(m jetstream.Msg) {
-	f.mu.Lock()
-	f.items = append(f.items, m)
-	f.mu.Unlock()
-	f.cond.Signal()
-}
-
-// pop waits for a message; false once closed and drained.
-func (f *fifo) pop() (jetstream.Msg, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for len(f.items) == 0 && !f.closed {
-		f.cond.Wait()
-	}
-	if len(f.items) == 0 {
-		return nil, false
-	}
-	m := f.items[0]
-	f.items[0] = nil
-	f.items = f.items[1:]
-	return m, true
-}
-
-func (f *fifo) close() {
-	f.mu.Lock()
-	f.closed = true
-	f.mu.Unlock()
-	f.cond.Broadcast()
-}
-
-// keepAlive resets the ack timer of every message waiting in the queues
-// each period.
-func keepAlive(queues []*fifo, period time.Duration, stop <-chan struct{}) {
-	if period <= 0 {
-		return
-	}
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			for _, q := range queues {
-				q.mu.Lock()
-				for _, m := range q.items {
-					_ = m.InProgress()
-				}
-				q.mu.Unlock()
-			}
-		}
-	}
 }
 
 // AdvisoryKey is "source/id" of an advisory message (raw or enriched), from
