@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -47,10 +49,46 @@ func TestPipelineBenchReportsWhatItMeasured(t *testing.T) {
 	if rep.FanoutBaselineP99MS <= 0 || rep.FanoutBaselineP50MS > rep.FanoutBaselineP99MS || rep.AlertBytes < 500 {
 		t.Fatalf("fan-out baseline p50 %v p99 %v, alerts of %d bytes", rep.FanoutBaselineP50MS, rep.FanoutBaselineP99MS, rep.AlertBytes)
 	}
-	for _, want := range []string{"advisories in", "JetStream baseline", "bus alone", "memory limit", "time to alert"} {
+	if rep.LargestFanout < 1 || rep.LargestFanout > o.Tenants || rep.LargestFanoutLastMS > rep.LatencyP99MS*100 || rep.TailAdvisories < 1 || rep.TailAdvisories > rep.Advisories {
+		t.Fatalf("largest fan-out %d (last at %v ms), slowest 1%% of deliveries of %d advisories", rep.LargestFanout, rep.LargestFanoutLastMS, rep.TailAdvisories)
+	}
+	for _, want := range []string{"advisories in", "JetStream baseline", "bus alone", "memory limit", "time to alert", "largest fan-out"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// The burst figures come from which advisory each delivery was of: two
+// bursts (150 and 120 deliveries, drained over 149 and 59 ms) and a few
+// single alerts.
+func TestBurstsNameTheFanOutOfTheTail(t *testing.T) {
+	var r recorder
+	r.byAlert = map[string]string{}
+	add := func(adv string, n int, first, last float64) {
+		for i := range n {
+			id := fmt.Sprintf("%s-%d", adv, i)
+			r.byAlert[id] = adv
+			r.deliveredAlerts = append(r.deliveredAlerts, id)
+			r.lat = append(r.lat, first+(last-first)*float64(i)/float64(max(n-1, 1)))
+		}
+	}
+	add("A", 150, 10, 159) // 150 deliveries, 1 ms apart
+	add("B", 120, 1, 60)
+	for i := range 30 {
+		add(fmt.Sprintf("S%d", i), 1, 5, 5)
+	}
+	st := r.bursts()
+	if st.largest != 150 || st.largestLast != 159 {
+		t.Fatalf("largest %d, last at %v ms; want 150 at 159", st.largest, st.largestLast)
+	}
+	// (150 + 120) deliveries over (149 + 59) ms.
+	if want := 270.0 / 208 * 1000; math.Abs(st.drainPerS-want) > 0.01 {
+		t.Fatalf("drain %.1f/s, want %.1f", st.drainPerS, want)
+	}
+	// The slowest 1% of 300 deliveries: A's last three.
+	if st.tailAdvisories != 1 {
+		t.Fatalf("slowest 1%% of deliveries of %d advisories, want 1 (A)", st.tailAdvisories)
 	}
 }
 

@@ -66,14 +66,22 @@ type PipelineReport struct {
 	LatencyP95MS   float64 `json:"latency_p95_ms"`
 	LatencyP99MS   float64 `json:"latency_p99_ms"`
 	// The first part of that latency: from the raw publish to the alert
-	// made by the matcher (enrich and match, with their queues).
+	// published by the matcher (enrich and match, with their queues).
 	AlertLatencyP50MS float64 `json:"alert_latency_p50_ms"`
 	AlertLatencyP99MS float64 `json:"alert_latency_p99_ms"`
 	// From the raw publish to the enriched advisory (every advisory).
 	EnrichLatencyP50MS float64 `json:"enrich_latency_p50_ms"`
 	EnrichLatencyP99MS float64 `json:"enrich_latency_p99_ms"`
-	CPUSeconds         float64 `json:"cpu_seconds"`
-	PeakRSSMB          float64 `json:"peak_rss_mb"`
+	// The fan-out that makes the tail: the advisory that reached the most
+	// hospitals (its deliveries, the latency of its last), how fast the
+	// advisories of 100 deliveries or more went out once they began, and
+	// how many advisories the slowest 1% of deliveries belong to.
+	LargestFanout       int     `json:"largest_fanout"`
+	LargestFanoutLastMS float64 `json:"largest_fanout_last_ms"`
+	BurstDeliveriesPerS float64 `json:"burst_deliveries_per_s"`
+	TailAdvisories      int     `json:"tail_advisories"`
+	CPUSeconds          float64 `json:"cpu_seconds"`
+	PeakRSSMB           float64 `json:"peak_rss_mb"`
 	// MemoryLimitMB is the Go runtime's soft memory limit during the run
 	// (GOMEMLIMIT, or 90% of the container's); 0: none.
 	MemoryLimitMB float64 `json:"memory_limit_mb"`
@@ -216,6 +224,8 @@ func Pipeline(ctx context.Context, cfg config.Config, o PipelineOptions, out io.
 	rep.LatencyP50MS, rep.LatencyP95MS, rep.LatencyP99MS = pct(lat, 0.5), pct(lat, 0.95), pct(lat, 0.99)
 	rep.AlertLatencyP50MS, rep.AlertLatencyP99MS = pct(alat, 0.5), pct(alat, 0.99)
 	rep.EnrichLatencyP50MS, rep.EnrichLatencyP99MS = pct(elat, 0.5), pct(elat, 0.99)
+	bs := rec.bursts()
+	rep.LargestFanout, rep.LargestFanoutLastMS, rep.BurstDeliveriesPerS, rep.TailAdvisories = bs.largest, bs.largestLast, bs.drainPerS, bs.tailAdvisories
 	say("  %d advisories in, %d alerts, %d deliveries in %.1fs", n, alerts, len(lat), el)
 
 	// The bus alone: the same message size through as many hops.
@@ -422,8 +432,15 @@ func printReport(w io.Writer, r *PipelineReport) {
 	fmt.Fprintf(tw, "alerts out\t%.0f/s\t(%.0f%% of advisories about products the hospitals run)\n", r.AlertsPerS, 100*r.MatchShare)
 	fmt.Fprintf(tw, "deliveries out\t%.0f/s\t(signed webhook, local receiver)\n", r.DeliveriesPerS)
 	fmt.Fprintf(tw, "latency publish -> delivered\tp50 %.0f ms\tp95 %.0f ms\tp99 %.0f ms\n", r.LatencyP50MS, r.LatencyP95MS, r.LatencyP99MS)
-	fmt.Fprintf(tw, "  of which publish -> alert made\tp50 %.0f ms\t\tp99 %.0f ms\t(enrich and match)\n", r.AlertLatencyP50MS, r.AlertLatencyP99MS)
+	fmt.Fprintf(tw, "  of which publish -> alert out\tp50 %.0f ms\t\tp99 %.0f ms\t(enrich and match)\n", r.AlertLatencyP50MS, r.AlertLatencyP99MS)
 	fmt.Fprintf(tw, "  publish -> enriched\tp50 %.0f ms\t\tp99 %.0f ms\t(every advisory)\n", r.EnrichLatencyP50MS, r.EnrichLatencyP99MS)
+	if r.LargestFanout > 0 {
+		fmt.Fprintf(tw, "largest fan-out\t%d deliveries\tlast at %.0f ms\t(one advisory; the slowest 1%% of deliveries are of %d advisories)\n",
+			r.LargestFanout, r.LargestFanoutLastMS, r.TailAdvisories)
+	}
+	if r.BurstDeliveriesPerS > 0 {
+		fmt.Fprintf(tw, "  bursts drain at\t%.0f deliveries/s\t\t(advisories of %d+ deliveries, first to last)\n", r.BurstDeliveriesPerS, burstSize)
+	}
 	fmt.Fprintf(tw, "CPU\t%.1f s\t(load phase, all cores)\n", r.CPUSeconds)
 	limit := "no soft memory limit"
 	if r.MemoryLimitMB > 0 {

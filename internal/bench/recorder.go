@@ -15,7 +15,7 @@ type recorder struct {
 	mu        sync.Mutex
 	alerts    int
 	lat       []float64
-	alertLat  []float64         // raw publish -> alert made
+	alertLat  []float64         // raw publish -> alert published
 	enrichLat []float64         // raw publish -> enriched
 	byAlert   map[string]string // alert id -> advisory id
 	delivered map[string]time.Time
@@ -32,8 +32,11 @@ func (r *recorder) alert(m *nats.Msg) {
 			ID        string    `json:"id"`
 			FetchedAt time.Time `json:"fetched_at"`
 		} `json:"advisory"`
-		CreatedAt time.Time `json:"created_at"`
 	}
+	// When it reaches this subscriber, not its created_at: that is when
+	// its advisory was matched, the same for each of the advisory's
+	// alerts, however long the last of them then waited to go out.
+	at := time.Now()
 	if wire.Unmarshal(m.Data, &a) != nil {
 		return
 	}
@@ -41,7 +44,7 @@ func (r *recorder) alert(m *nats.Msg) {
 	r.alerts++
 	r.alertBytes += len(m.Data)
 	if !a.Advisory.FetchedAt.IsZero() {
-		r.alertLat = append(r.alertLat, float64(a.CreatedAt.Sub(a.Advisory.FetchedAt).Milliseconds()))
+		r.alertLat = append(r.alertLat, float64(at.Sub(a.Advisory.FetchedAt).Milliseconds()))
 	}
 	if r.byAlert == nil {
 		r.byAlert = map[string]string{}
@@ -114,4 +117,64 @@ func (r *recorder) fanout() (map[string]int, int) {
 		out[r.byAlert[id]]++ // "": a delivery whose alert was not seen
 	}
 	return out, r.alertBytes / max(r.alerts, 1)
+}
+
+// burstStats describes the advisories that reached the most hospitals,
+// whose last deliveries make the latency's tail.
+type burstStats struct {
+	largest     int     // deliveries of the advisory with the most
+	largestLast float64 // latency of its last delivery, ms
+	// deliveries per second while an advisory of at least burstSize
+	// deliveries went out: its deliveries over the span from its first to
+	// its last, summed over those advisories
+	drainPerS float64
+	// how many advisories the slowest 1% of deliveries belong to
+	tailAdvisories int
+}
+
+const burstSize = 100
+
+func (r *recorder) bursts() burstStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	type span struct {
+		n           int
+		first, last float64
+	}
+	by := map[string]*span{}
+	for i, id := range r.deliveredAlerts {
+		adv, l := r.byAlert[id], r.lat[i]
+		s := by[adv]
+		if s == nil {
+			s = &span{first: l, last: l}
+			by[adv] = s
+		}
+		s.n++
+		s.first, s.last = min(s.first, l), max(s.last, l)
+	}
+	var st burstStats
+	var n, ms float64
+	for adv, s := range by {
+		if adv == "" {
+			continue // a delivery whose alert was not seen
+		}
+		if s.n > st.largest {
+			st.largest, st.largestLast = s.n, s.last
+		}
+		if s.n >= burstSize && s.last > s.first {
+			n, ms = n+float64(s.n), ms+s.last-s.first
+		}
+	}
+	if ms > 0 {
+		st.drainPerS = n / ms * 1000
+	}
+	p99 := pct(r.lat, 0.99)
+	tail := map[string]bool{}
+	for i, id := range r.deliveredAlerts {
+		if r.lat[i] >= p99 {
+			tail[r.byAlert[id]] = true
+		}
+	}
+	st.tailAdvisories = len(tail)
+	return st
 }
