@@ -49,7 +49,7 @@ func TestPipelineBenchReportsWhatItMeasured(t *testing.T) {
 	if rep.FanoutBaselineP99MS <= 0 || rep.FanoutBaselineP50MS > rep.FanoutBaselineP99MS || rep.AlertBytes < 500 {
 		t.Fatalf("fan-out baseline p50 %v p99 %v, alerts of %d bytes", rep.FanoutBaselineP50MS, rep.FanoutBaselineP99MS, rep.AlertBytes)
 	}
-	if rep.LargestFanout < 1 || rep.LargestFanout > o.Tenants || rep.LargestFanoutLastMS > rep.LatencyP99MS*100 || rep.TailAdvisories < 1 || rep.TailAdvisories > rep.Advisories {
+	if rep.LargestFanout < 1 || rep.LargestFanout > o.Tenants || rep.TailAdvisories < 1 || rep.TailAdvisories > rep.Advisories {
 		t.Fatalf("largest fan-out %d (last at %v ms), slowest 1%% of deliveries of %d advisories", rep.LargestFanout, rep.LargestFanoutLastMS, rep.TailAdvisories)
 	}
 	for _, want := range []string{"advisories in", "JetStream baseline", "bus alone", "memory limit", "time to alert", "largest fan-out"} {

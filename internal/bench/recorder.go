@@ -171,8 +171,8 @@ func (r *recorder) bursts() burstStats {
 	p99 := pct(r.lat, 0.99)
 	tail := map[string]bool{}
 	for i, id := range r.deliveredAlerts {
-		if r.lat[i] >= p99 {
-			tail[r.byAlert[id]] = true
+		if adv := r.byAlert[id]; r.lat[i] >= p99 && adv != "" {
+			tail[adv] = true
 		}
 	}
 	st.tailAdvisories = len(tail)
