@@ -435,8 +435,12 @@ func printReport(w io.Writer, r *PipelineReport) {
 	fmt.Fprintf(tw, "  of which publish -> alert out\tp50 %.0f ms\t\tp99 %.0f ms\t(enrich and match)\n", r.AlertLatencyP50MS, r.AlertLatencyP99MS)
 	fmt.Fprintf(tw, "  publish -> enriched\tp50 %.0f ms\t\tp99 %.0f ms\t(every advisory)\n", r.EnrichLatencyP50MS, r.EnrichLatencyP99MS)
 	if r.LargestFanout > 0 {
-		fmt.Fprintf(tw, "largest fan-out\t%d deliveries\tlast at %.0f ms\t(one advisory; the slowest 1%% of deliveries are of %d advisories)\n",
-			r.LargestFanout, r.LargestFanoutLastMS, r.TailAdvisories)
+		of := fmt.Sprintf("%d advisories", r.TailAdvisories)
+		if r.TailAdvisories == 1 {
+			of = "1 advisory"
+		}
+		fmt.Fprintf(tw, "largest fan-out\t%d deliveries\tlast at %.0f ms\t(one advisory; the slowest 1%% of deliveries: %s)\n",
+			r.LargestFanout, r.LargestFanoutLastMS, of)
 	}
 	if r.BurstDeliveriesPerS > 0 {
 		fmt.Fprintf(tw, "  bursts drain at\t%.0f deliveries/s\t\t(advisories of %d+ deliveries, first to last)\n", r.BurstDeliveriesPerS, burstSize)
